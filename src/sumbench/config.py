@@ -1,0 +1,212 @@
+"""Model YAMLs -> validated, frozen dataclasses.
+
+One file per model in ``configs/models/`` (searched recursively). Each file is validated against
+``workflow/schemas/model.schema.yaml`` (``additionalProperties: false``, so a typo fails loudly), then
+turned into a :class:`ModelSpec`. Defaults live here, in the dataclasses, not in the schema.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from sumbench.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+MODEL_SCHEMA = REPO_ROOT / "workflow" / "schemas" / "model.schema.yaml"
+DEFAULT_MODELS_DIR = Path(os.environ.get("SUMBENCH_MODELS_DIR", REPO_ROOT / "configs" / "models"))
+
+
+@dataclass(frozen=True)
+class TinySpec:
+    config: dict[str, Any]
+    vocab_size: int = 4000
+    warmstart_steps: int = 300
+    warmstart_batch_size: int = 16
+    warmstart_learning_rate: float = 1e-3
+    warmstart_corpus_size: int = 1500
+
+
+@dataclass(frozen=True)
+class LoraSpec:
+    r: int = 8
+    alpha: float = 16.0
+    dropout: float = 0.05
+    target_modules: tuple[str, ...] | str = "all-linear"
+
+
+@dataclass(frozen=True)
+class TrainingSpec:
+    learning_rate: float = 5e-5
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.0
+    lr_scheduler_type: str = "linear"
+    max_grad_norm: float = 1.0
+    label_smoothing: float = 0.0
+    epochs: float = 1.0
+    dropout: float | None = None
+    optim: str = "adamw_torch"
+    seed: int = 42
+
+
+@dataclass(frozen=True)
+class LengthSpec:
+    source: int = 256
+    target: int = 64
+
+
+@dataclass(frozen=True)
+class GenerationSpec:
+    num_beams: int = 4
+    max_new_tokens: int = 64
+    length_penalty: float = 1.0
+    no_repeat_ngram_size: int = 0
+    repetition_penalty: float = 1.0
+    batch_size: int = 16
+
+
+@dataclass(frozen=True)
+class ResourceSpec:
+    gpus: int = 1
+    mem_mb: int = 32000
+    runtime: int = 240
+
+
+DEFAULT_PROMPT = "다음 대화를 요약하세요.\n### 대화:\n{dialogue}\n### 요약:\n"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    kind: str
+    architecture: str
+    source_file: str
+    pretrained: str | None = None
+    trust_remote_code: bool = False
+    tiny: TinySpec | None = None
+    finetune: str = "full"
+    lora: LoraSpec = field(default_factory=LoraSpec)
+    dtype: str = "auto"
+    training: TrainingSpec = field(default_factory=TrainingSpec)
+    lengths: LengthSpec = field(default_factory=LengthSpec)
+    generation: GenerationSpec = field(default_factory=GenerationSpec)
+    prompt: str = DEFAULT_PROMPT
+    container: str | None = None
+    resources: ResourceSpec = field(default_factory=ResourceSpec)
+
+    def __post_init__(self) -> None:
+        where = f"{self.source_file}"
+        if self.pretrained is None and self.tiny is None:
+            raise ConfigError(f"{where}: set `pretrained` (hub id or directory) or `tiny` (a twin built from config)")
+        if self.kind == "seq2seq" and self.architecture != "bart":
+            raise ConfigError(f"{where}: kind seq2seq needs architecture bart, got {self.architecture!r}")
+        if self.kind == "causal" and self.architecture == "bart":
+            raise ConfigError(f"{where}: architecture bart is seq2seq, not causal")
+        if self.kind == "causal" and "{dialogue}" not in self.prompt:
+            raise ConfigError(f"{where}: key prompt must contain {{dialogue}}")
+
+    @property
+    def is_tiny(self) -> bool:
+        return self.pretrained is None
+
+
+_NESTED = {"tiny": TinySpec, "lora": LoraSpec, "training": TrainingSpec, "lengths": LengthSpec,
+           "generation": GenerationSpec, "resources": ResourceSpec}
+
+
+def validate_with_schema(data: Any, schema_path: Path, source: str) -> None:
+    """Validate ``data`` against a JSON schema (YAML file); raise ConfigError naming the file and key."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping of keys, got {type(data).__name__}")
+    with open(schema_path, encoding="utf-8") as fh:
+        schema = yaml.safe_load(fh)
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(data), key=lambda e: list(e.absolute_path))
+    if not errors:
+        return
+    err = errors[0]
+    path = [str(p) for p in err.absolute_path]
+    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+        allowed = err.schema.get("properties", {})
+        extra = sorted(set(err.instance) - set(allowed))
+        raise ConfigError(f"{source}: unknown key {'.'.join(path + extra[:1])!r} (allowed: {', '.join(sorted(allowed))})")
+    raise ConfigError(f"{source}: key {'.'.join(path) or '<top>'!r}: {err.message}")
+
+
+def spec_from_dict(data: dict, source: str) -> ModelSpec:
+    validate_with_schema(data, MODEL_SCHEMA, source)
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        cls = _NESTED.get(key)
+        if cls is not None and value is not None:
+            if cls is LoraSpec and isinstance(value.get("target_modules"), list):
+                value = {**value, "target_modules": tuple(value["target_modules"])}
+            value = cls(**value)
+        kwargs[key] = value
+    try:
+        return ModelSpec(source_file=source, **kwargs)
+    except TypeError as exc:  # a required dataclass field missing (e.g. tiny.config)
+        raise ConfigError(f"{source}: {exc}") from None
+
+
+def model_files(models_dir: str | os.PathLike = DEFAULT_MODELS_DIR) -> dict[str, Path]:
+    """Map model name -> YAML path, walking the folder recursively; a duplicate name is an error."""
+    found: dict[str, Path] = {}
+    for path in sorted(Path(models_dir).rglob("*.yaml")):
+        name = path.stem
+        if name in found:
+            raise ConfigError(f"{path}: model name {name!r} is already defined in {found[name]}")
+        found[name] = path
+    return found
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return yaml.safe_load(fh)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}{line}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+
+
+def apply_overrides(data: dict, overrides: list[str], source: str) -> dict:
+    """Apply ``KEY=VALUE`` overrides (dotted keys, YAML values) to a model dict; validation follows."""
+    data = yaml.safe_load(yaml.safe_dump(data))  # deep copy
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. training.learning_rate=1e-4")
+        node = data
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {item!r}: {part!r} is not a section of {source}")
+        node[parts[-1]] = yaml.safe_load(raw)
+    return data
+
+
+def load_model(name: str, models_dir: str | os.PathLike = DEFAULT_MODELS_DIR,
+               overrides: list[str] | None = None) -> ModelSpec:
+    files = model_files(models_dir)
+    if name not in files:
+        raise ConfigError(f"unknown model {name!r}: no {name}.yaml under {models_dir} "
+                          f"(known: {', '.join(sorted(files)) or 'none'})")
+    path = files[name]
+    data = _read_yaml(path)
+    if isinstance(data, dict) and data.get("name") != name:
+        raise ConfigError(f"{path}: key 'name' is {data.get('name')!r} but the file is {name}.yaml")
+    if overrides:
+        data = apply_overrides(data, overrides, str(path))
+    return spec_from_dict(data, str(path))
+
+
+def spec_to_dict(spec: ModelSpec) -> dict[str, Any]:
+    """Plain dict of every setting (for records and `diff`)."""
+    return dataclasses.asdict(spec)

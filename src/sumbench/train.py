@@ -1,0 +1,409 @@
+"""One grid cell: fine-tune a model at (batch size, grad accumulation, fold), evaluate it, write the records.
+
+Read top to bottom: ``run_cell`` loads the model, featurizes the fold, trains with the Hugging Face
+Trainer (Seq2SeqTrainer for seq2seq) under :mod:`sumbench.measure`, evaluates on the fold's held-out part
+and on dev, and writes ``metrics.json``, ``train_log.jsonl`` and ``predictions.jsonl``.
+
+Gradient accumulation is loss-equivalent for every model: :func:`token_mean_loss` sums the token losses
+of each micro-batch and divides by the number of target tokens in the whole optimizer step
+(``num_items_in_batch``). transformers 5.x instead trusts BART's own loss, a per-micro-batch mean, and
+skips the division by the accumulation steps, so BART's gradient grows with ``grad_accum`` (DESIGN.md §4).
+
+This module imports torch lazily so that ``sumbench --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sumbench.config import ModelSpec, load_model, spec_to_dict
+from sumbench.errors import ConfigError, SumbenchError
+from sumbench.io import atomic_write_json, atomic_write_jsonl
+from sumbench.records import CellRecord
+
+WARMSTART_SEED = 1_000_003  # synthetic warm-start corpus; disjoint stream from the grid's data seeds
+TIMING_WARMUP_STEPS = 2
+RECORD_FILES = ("metrics.json", "train_log.jsonl", "predictions.jsonl")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """Everything that identifies one grid cell and where its data is."""
+
+    model: str
+    batch_size: int
+    grad_accum: int
+    fold: int
+    data: Path  # a folder written by `sumbench data split`: fold{K}/train.csv, fold{K}/heldout.csv, dev.csv
+    out: Path
+    max_steps: int | None = None
+    max_train_samples: int | None = None
+    max_eval_samples: int | None = None
+    warmup_steps: int = TIMING_WARMUP_STEPS
+    augmentation: str = "none"
+    overrides: tuple[str, ...] = ()
+    threads: int | None = None
+    models_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        for key in ("batch_size", "grad_accum"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"--{key.replace('_', '-')} must be >= 1, got {getattr(self, key)}")
+        for key in ("max_steps", "max_train_samples", "max_eval_samples"):
+            value = getattr(self, key)
+            if value is not None and value < 1:
+                raise ConfigError(f"--{key.replace('_', '-')} must be >= 1, got {value}")
+        if self.fold < 0:
+            raise ConfigError(f"--fold must be >= 0, got {self.fold}")
+        if self.augmentation != "none":
+            raise ConfigError(f"augmentation {self.augmentation!r} is not available yet (only 'none')")
+
+    @property
+    def fold_dir(self) -> Path:
+        return self.data / f"fold{self.fold}"
+
+
+# --------------------------------------------------------------------------------------------- CLI glue
+def add_train_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, help="model name (configs/models/<name>.yaml)")
+    p.add_argument("--batch-size", type=int, required=True, help="per-device micro-batch size")
+    p.add_argument("--grad-accum", type=int, required=True, help="micro-batches per optimizer step")
+    p.add_argument("--fold", type=int, required=True, help="fold index (data/fold<K>/)")
+    p.add_argument("--out", required=True, help="cell folder for metrics.json, train_log.jsonl, predictions.jsonl")
+    p.add_argument("--data", default="data", help="folder written by `sumbench data split` (default: data)")
+    p.add_argument("--max-steps", type=int, default=None, help="optimizer steps (default: training.epochs)")
+    p.add_argument("--max-train-samples", type=int, default=None, help="cap on training examples")
+    p.add_argument("--max-eval-samples", type=int, default=None, help="cap on held-out and dev examples")
+    p.add_argument("--warmup-steps", type=int, default=TIMING_WARMUP_STEPS, help="steps left out of timing")
+    p.add_argument("--augmentation", default="none", help="augmentation name (default: none)")
+    p.add_argument("--base", default=None, help="pretrained directory or hub id (same as --set pretrained=...)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a model-YAML key, e.g. --set training.learning_rate=1e-4 (repeatable)")
+    p.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
+    p.add_argument("--models-dir", default=None, help="folder of model YAMLs (default: configs/models)")
+
+
+def add_warmstart_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, help="a tiny model name (configs/models/<name>.yaml with `tiny:`)")
+    p.add_argument("--train", required=True, help="the grid's train.csv (its text joins the tokenizer corpus)")
+    p.add_argument("--out", required=True, help="directory to save_pretrained the warm-started twin into")
+    p.add_argument("--steps", type=int, default=None, help="override tiny.warmstart_steps")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--models-dir", default=None)
+
+
+def _models_dir(value: str | None) -> dict[str, Any]:
+    return {"models_dir": Path(value)} if value else {}
+
+
+def run_cell_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    overrides = list(args.overrides) + ([f"pretrained={args.base}"] if args.base else [])
+    cell = Cell(model=args.model, batch_size=args.batch_size, grad_accum=args.grad_accum, fold=args.fold,
+                data=Path(args.data), out=Path(args.out), max_steps=args.max_steps,
+                max_train_samples=args.max_train_samples, max_eval_samples=args.max_eval_samples,
+                warmup_steps=args.warmup_steps, augmentation=args.augmentation, overrides=tuple(overrides),
+                threads=args.threads, **_models_dir(args.models_dir))
+    return run_cell(cell).to_dict()
+
+
+def warmstart_from_args(args: argparse.Namespace) -> Path:
+    spec = load_model(args.model, overrides=args.overrides, **_models_dir(args.models_dir))
+    return warmstart(spec, Path(args.train), Path(args.out), steps=args.steps, threads=args.threads)
+
+
+# ------------------------------------------------------------------------------------------ the loss
+def token_mean_loss(shift: bool, label_smoothing: float = 0.0):
+    """Cross-entropy summed over target tokens / target tokens in the whole optimizer step.
+
+    Passed to the Trainer as ``compute_loss_func``; the Trainer then counts ``num_items_in_batch`` over all
+    micro-batches of the step and skips its own division by the accumulation steps, so the gradient of
+    bs=B/ga=G equals that of bs=B*G/ga=1 for every architecture.
+    """
+    import torch.nn.functional as F
+
+    def loss_fn(outputs, labels, num_items_in_batch=None):
+        logits = outputs["logits"]
+        if shift:
+            logits, labels = logits[..., :-1, :], labels[..., 1:]
+        total = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), labels.reshape(-1).to(logits.device),
+                                ignore_index=-100, reduction="sum", label_smoothing=label_smoothing)
+        count = num_items_in_batch if num_items_in_batch is not None else labels.ne(-100).sum()
+        return total / count
+
+    return loss_fn
+
+
+# ------------------------------------------------------------------------------------------ training
+def _set_threads(threads: int | None) -> None:
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+
+
+def make_trainer(model, tokenizer, spec: ModelSpec, train_features: list[dict], *, batch_size: int,
+                 grad_accum: int, max_steps: int | None, out: Path, measurement=None, learning_rate=None,
+                 eval_features: list[dict] | None = None):
+    """A Trainer wired with sumbench's loss, dynamic padding and (optionally) the measurement callback."""
+    import torch
+    from transformers import (DataCollatorForSeq2Seq, Seq2SeqTrainer, Seq2SeqTrainingArguments, Trainer,
+                              TrainingArguments)
+
+    from sumbench.measure import make_callback
+
+    t = spec.training
+    args_cls = Seq2SeqTrainingArguments if spec.kind == "seq2seq" else TrainingArguments
+    args = args_cls(
+        output_dir=str(out / ".trainer"), per_device_train_batch_size=batch_size,
+        per_device_eval_batch_size=max(batch_size, 8), gradient_accumulation_steps=grad_accum,
+        max_steps=max_steps if max_steps else -1, num_train_epochs=t.epochs, learning_rate=learning_rate or t.learning_rate,
+        weight_decay=t.weight_decay, warmup_steps=t.warmup_ratio, lr_scheduler_type=t.lr_scheduler_type,
+        max_grad_norm=t.max_grad_norm, optim=t.optim, seed=t.seed, data_seed=t.seed,
+        logging_strategy="steps", logging_steps=1, save_strategy="no", eval_strategy="no", report_to=[],
+        disable_tqdm=True, dataloader_num_workers=0, use_cpu=not torch.cuda.is_available(),
+        remove_unused_columns=False,
+    )
+    collator = DataCollatorForSeq2Seq(tokenizer, model=model if spec.kind == "seq2seq" else None,
+                                      label_pad_token_id=-100, padding="longest")
+    trainer_cls = _measured(Seq2SeqTrainer if spec.kind == "seq2seq" else Trainer)
+    trainer = trainer_cls(model=model, args=args, train_dataset=train_features, eval_dataset=eval_features,
+                          data_collator=collator, processing_class=tokenizer,
+                          compute_loss_func=token_mean_loss(shift=spec.kind == "causal",
+                                                            label_smoothing=t.label_smoothing))
+    trainer.measurement = measurement
+    if measurement is not None:
+        trainer.add_callback(make_callback(measurement))
+    return trainer
+
+
+def _measured(base):
+    """Subclass a Trainer so every training micro-batch reports its tokens and time to the measurement."""
+
+    class MeasuredTrainer(base):
+        measurement = None
+
+        def training_step(self, model, inputs, num_items_in_batch=None):
+            if self.measurement is None:
+                return super().training_step(model, inputs, num_items_in_batch)
+            start = self.measurement.clock()
+            loss = super().training_step(model, inputs, num_items_in_batch)
+            self.measurement.add_micro_batch(inputs, self.measurement.clock() - start)
+            return loss
+
+    return MeasuredTrainer
+
+
+# ---------------------------------------------------------------------------------------- generation
+def generate(model, tokenizer, spec: ModelSpec, featurizer, dialogues: list[str]) -> tuple[list[str], int, float]:
+    """Batched beam search. Returns (summaries, generated tokens, seconds)."""
+    import torch
+
+    g = spec.generation
+    model.eval()
+    outputs: list[str] = []
+    new_tokens = 0
+    pad = tokenizer.pad_token_id
+    start = time.perf_counter()
+    for i in range(0, len(dialogues), g.batch_size):
+        rows = [featurizer.generation_input(d) for d in dialogues[i:i + g.batch_size]]
+        width = max(map(len, rows))
+        left = spec.kind == "causal"  # decoder-only models continue the prompt: pad on the left
+        ids = torch.full((len(rows), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for j, row in enumerate(rows):
+            sl = slice(width - len(row), width) if left else slice(0, len(row))
+            ids[j, sl] = torch.tensor(row)
+            mask[j, sl] = 1
+        with torch.no_grad():
+            gen = model.generate(input_ids=ids.to(model.device), attention_mask=mask.to(model.device),
+                                 num_beams=g.num_beams, max_new_tokens=g.max_new_tokens,
+                                 length_penalty=g.length_penalty, no_repeat_ngram_size=g.no_repeat_ngram_size,
+                                 repetition_penalty=g.repetition_penalty, pad_token_id=pad,
+                                 eos_token_id=tokenizer.eos_token_id, early_stopping=True)
+        if left:
+            gen = gen[:, width:]
+        for seq in gen.tolist():
+            body = [t for t in seq if t not in (pad, tokenizer.bos_token_id)]
+            if tokenizer.eos_token_id in body:
+                body = body[: body.index(tokenizer.eos_token_id)]
+            if spec.kind == "seq2seq" and body[:1] == [model.config.decoder_start_token_id]:
+                body = body[1:]
+            new_tokens += len(body)
+            outputs.append(tokenizer.decode(body, skip_special_tokens=True).strip())
+    return outputs, new_tokens, time.perf_counter() - start
+
+
+# ------------------------------------------------------------------------------------------- the cell
+def _load_split(cell: Cell):
+    from sumbench.data.corpus import load_csv
+    from sumbench.data.split import cap
+
+    paths = {"train": cell.fold_dir / "train.csv", "heldout": cell.fold_dir / "heldout.csv", "dev": cell.data / "dev.csv"}
+    for name, path in paths.items():
+        if not path.exists():
+            raise SumbenchError(f"{path}: missing {name} file for fold {cell.fold} "
+                                f"(make it with `sumbench data split --out {cell.data} ...`)")
+    train = load_csv(paths["train"])
+    train = cap(train, cell.max_train_samples, seed=cell.fold) if cell.max_train_samples else train
+    heldout, dev = load_csv(paths["heldout"]), load_csv(paths["dev"])
+    if cell.max_eval_samples:
+        heldout, dev = heldout[: cell.max_eval_samples], dev[: cell.max_eval_samples]
+    return train, heldout, dev
+
+
+def load_for_training(spec: ModelSpec):
+    """Model + tokenizer through the pretrained path, with dropout override and LoRA applied."""
+    from sumbench.models import apply_finetune, load_pretrained, set_dropout
+
+    model, tokenizer = load_pretrained(spec)
+    if len(tokenizer) > model.get_input_embeddings().num_embeddings:  # a pad token was added
+        model.resize_token_embeddings(len(tokenizer))
+    model = apply_finetune(model, spec)
+    set_dropout(model, spec.training.dropout)  # after LoRA wrapping, so lora_dropout follows it too
+    return model, tokenizer
+
+
+def run_cell(cell: Cell) -> CellRecord:
+    """Train and evaluate one cell and write its records atomically. A crash or OOM is a record too."""
+    spec = load_model(cell.model, overrides=list(cell.overrides),
+                      **({"models_dir": cell.models_dir} if cell.models_dir else {}))
+    train, heldout, dev = _load_split(cell)
+    cell.out.mkdir(parents=True, exist_ok=True)
+    for name in RECORD_FILES:  # a stale record must never pass for this run's
+        (cell.out / name).unlink(missing_ok=True)
+    record = CellRecord(model=cell.model, batch_size=cell.batch_size, grad_accum=cell.grad_accum, fold=cell.fold,
+                        augmentation=cell.augmentation, max_train_samples=cell.max_train_samples,
+                        max_steps=cell.max_steps, kind=spec.kind, finetune=spec.finetune, train_examples=len(train))
+    record.settings = {"model": spec_to_dict(spec), "cell": {k: str(v) if isinstance(v, Path) else v
+                                                             for k, v in cell.__dict__.items()}}
+    try:
+        _train_and_evaluate(cell, spec, train, heldout, dev, record)
+    except SumbenchError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a failed cell is a result; the grid goes on
+        import torch
+
+        record.status = "oom" if isinstance(exc, torch.OutOfMemoryError) else "error"
+        record.message = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
+        traceback.print_exc()
+    from sumbench.environment import capture
+
+    record.environment = capture(record.settings, spec.training.seed)
+    record.write(cell.out / "metrics.json")
+    shutil.rmtree(cell.out / ".trainer", ignore_errors=True)
+    return record
+
+
+def _train_and_evaluate(cell: Cell, spec: ModelSpec, train, heldout, dev, record: CellRecord) -> None:
+    import torch
+
+    from sumbench.features import Featurizer
+    from sumbench.measure import Clock, MemoryProbe, TrainMeasurement
+    from sumbench.models import count_parameters
+    from sumbench.rouge import score
+
+    _set_threads(cell.threads)
+    model, tokenizer = load_for_training(spec)
+    record.trainable_params, record.total_params = count_parameters(model)
+    feat = Featurizer(tokenizer, spec.kind, spec.lengths.source, spec.lengths.target, spec.prompt)
+    train_features = [feat.train_example(e.dialogue, e.summary) for e in train]
+    record.source_truncation_rate = feat.truncation.source_rate
+    record.target_truncation_rate = feat.truncation.target_rate
+    eval_examples = heldout or dev
+    eval_features = [Featurizer(tokenizer, spec.kind, spec.lengths.source, spec.lengths.target, spec.prompt)
+                     .train_example(e.dialogue, e.summary) for e in eval_examples]
+
+    cuda = torch.cuda if torch.cuda.is_available() else None
+    measurement = TrainMeasurement(clock=Clock(cuda), memory=MemoryProbe(cuda))
+    trainer = make_trainer(model, tokenizer, spec, train_features, batch_size=cell.batch_size,
+                           grad_accum=cell.grad_accum, max_steps=cell.max_steps, out=cell.out,
+                           measurement=measurement, eval_features=eval_features)
+    started = time.perf_counter()
+    trainer.train()
+    record.train_s = time.perf_counter() - started
+    for key, value in measurement.summary(cell.warmup_steps, cell.batch_size * cell.grad_accum).items():
+        setattr(record, key, value)
+    atomic_write_jsonl(cell.out / "train_log.jsonl", [row.__dict__ for row in measurement.rows])
+    record.eval_loss = float(trainer.evaluate()["eval_loss"])
+
+    predictions: list[dict] = []
+    gen_seconds, gen_tokens = 0.0, 0
+    for split, examples in (("dev", dev), ("heldout", heldout)):
+        if not examples:
+            continue
+        texts, n_tokens, seconds = generate(model, tokenizer, spec, feat, [e.dialogue for e in examples])
+        gen_seconds, gen_tokens = gen_seconds + seconds, gen_tokens + n_tokens
+        result = score(texts, [e.summary for e in examples])
+        prefix = "" if split == "dev" else "heldout_"
+        for metric in ("rouge1", "rouge2", "rougeL", "rouge_sum"):
+            setattr(record, prefix + metric, getattr(result, metric))
+        setattr(record, "eval_examples" if split == "dev" else "heldout_examples", len(examples))
+        record.metric_version = result.metric_version
+        predictions += [{"split": split, "fname": e.fname, "prediction": p, "reference": e.summary}
+                        for e, p in zip(examples, texts)]
+    record.generation_s = gen_seconds
+    record.generated_tokens_per_s = gen_tokens / gen_seconds if gen_seconds else None
+    atomic_write_jsonl(cell.out / "predictions.jsonl", predictions)
+
+
+# ----------------------------------------------------------------------------------------- warm start
+def warmstart(spec: ModelSpec, train_csv: Path, out: Path, *, steps: int | None = None,
+              threads: int | None = None) -> Path:
+    """Pre-train a tiny twin once, so the grid fine-tunes a model that already summarizes.
+
+    The corpus is synthetic (seed ``WARMSTART_SEED``, disjoint from the grid's data); the tokenizer is
+    trained on that corpus plus the grid's training text. The result is a ``save_pretrained`` directory
+    that the grid loads through the same path as a hub model.
+    """
+    from sumbench.data.corpus import load_csv
+    from sumbench.data.synth import synthesize
+    from sumbench.features import Featurizer
+    from sumbench.models import build_tiny
+    from sumbench.tokenizer import cached_tokenizer
+
+    if spec.tiny is None:
+        raise ConfigError(f"{spec.source_file}: model {spec.name!r} has no `tiny:` section; only tiny twins are "
+                          f"warm-started")
+    _set_threads(threads)
+    tiny = spec.tiny
+    corpus = synthesize(tiny.warmstart_corpus_size, seed=WARMSTART_SEED)
+    grid_train = load_csv(train_csv)
+    tokenizer = cached_tokenizer([e.dialogue + "\n" + e.summary for e in corpus + grid_train], tiny.vocab_size)
+    model = build_tiny(spec, tokenizer)
+    feat = Featurizer(tokenizer, spec.kind, spec.lengths.source, spec.lengths.target, spec.prompt)
+    features = [feat.train_example(e.dialogue, e.summary) for e in corpus]
+    n_steps = steps if steps is not None else tiny.warmstart_steps
+    started = time.perf_counter()
+    if n_steps:
+        trainer = make_trainer(model, tokenizer, spec, features, batch_size=tiny.warmstart_batch_size, grad_accum=1,
+                               max_steps=n_steps, out=out.with_name(out.name + ".work"),
+                               learning_rate=tiny.warmstart_learning_rate)
+        trainer.train()
+        losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    else:
+        losses = []
+    tmp = out.with_name(out.name + f".tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    atomic_write_json(tmp / "warmstart.json", {
+        "model": spec.name, "steps": n_steps, "corpus_rows": len(corpus), "corpus_seed": WARMSTART_SEED,
+        "first_loss": losses[0] if losses else None, "last_loss": losses[-1] if losses else None,
+        "seconds": time.perf_counter() - started, "vocab_size": len(tokenizer)})
+    shutil.rmtree(out, ignore_errors=True)
+    os.replace(tmp, out)
+    shutil.rmtree(out.with_name(out.name + ".work"), ignore_errors=True)
+    return out
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))

@@ -1,0 +1,34 @@
+# Data: a synthetic corpus (offline grids) and the seeded k-fold split. Dev never enters training.
+
+
+# A deterministic synthetic Korean dialogue corpus for grids whose data is `synth`.
+rule synth_data:
+    output:
+        train=RESULTS + "/{grid}/data/source/train.csv",
+        dev=RESULTS + "/{grid}/data/source/dev.csv",
+    params:
+        n=lambda w: GRIDS[w.grid].synth["n"],
+        dev_n=lambda w: GRIDS[w.grid].synth.get("dev_n", max(20, GRIDS[w.grid].synth["n"] // 10)),
+        seed=lambda w: GRIDS[w.grid].synth.get("seed", 0),
+        out=lambda w, output: Path(output.train).parent,
+    log:
+        RESULTS + "/{grid}/logs/synth_data.log",
+    shell:
+        "sumbench data synth --n {params.n} --dev-n {params.dev_n} --seed {params.seed} --out {params.out} > {log} 2>&1"
+
+
+# Validated fold files: folds/fold<K>/train.csv, folds/fold<K>/heldout.csv and folds/dev.csv.
+rule split_folds:
+    input:
+        train=source_csv("train"),
+        dev=source_csv("dev"),
+    output:
+        directory(RESULTS + "/{grid}/data/folds"),
+    params:
+        k=lambda w: GRIDS[w.grid].k_folds,
+        seed=lambda w: GRIDS[w.grid].seed,
+    log:
+        RESULTS + "/{grid}/logs/split_folds.log",
+    shell:
+        "sumbench data split --train {input.train} --dev {input.dev} --k {params.k} --seed {params.seed}"
+        " --out {output} > {log} 2>&1"

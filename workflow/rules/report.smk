@@ -1,0 +1,27 @@
+# Report: read only the metrics.json records of a grid and write summary.md and summary.csv beside it.
+
+
+# The full grid's report lands at results/summary.md, the file users read.
+rule report_full:
+    input:
+        lambda w: GRIDS["full"].metrics_files() if "full" in GRIDS else [],
+    output:
+        md=RESULTS + "/summary.md",
+        csv=RESULTS + "/summary.csv",
+    log:
+        RESULTS + "/logs/report_full.log",
+    shell:
+        "sumbench report {input} --out {output.md} --title 'sumbench: full grid' > {log} 2>&1"
+
+
+# Any other grid G reports to results/G/summary.md.
+rule report:
+    input:
+        lambda w: GRIDS[w.grid].metrics_files(),
+    output:
+        md=RESULTS + "/{grid}/summary.md",
+        csv=RESULTS + "/{grid}/summary.csv",
+    log:
+        RESULTS + "/{grid}/logs/report.log",
+    shell:
+        "sumbench report {input} --out {output.md} --title 'sumbench: {wildcards.grid}' > {log} 2>&1"

@@ -1,0 +1,40 @@
+# Training: a warm start per tiny twin, then one job per grid cell.
+
+
+# A tiny twin pre-trained once on a synthetic corpus (save_pretrained dir); the grid fine-tunes it like a hub model.
+rule warmstart:
+    input:
+        train=source_csv("train"),
+    output:
+        directory(RESULTS + "/{grid}/base/{model}"),
+    log:
+        RESULTS + "/{grid}/logs/warmstart/{model}.log",
+    threads: 1
+    shell:
+        "sumbench warmstart --model {wildcards.model} --train {input.train} --out {output} --threads {threads} > {log} 2>&1"
+
+
+# One grid cell: metrics.json (typed record), train_log.jsonl (per optimizer step), predictions.jsonl.
+rule train:
+    input:
+        folds=RESULTS + "/{grid}/data/folds",
+        base=base_model,
+    output:
+        metrics=CELL + "/metrics.json",
+        train_log=CELL + "/train_log.jsonl",
+        predictions=CELL + "/predictions.jsonl",
+    params:
+        out=lambda w, output: Path(output.metrics).parent,
+        options=train_options,
+    log:
+        RESULTS + "/{grid}/logs/train/{model}/aug-{aug}_cap-{cap}/bs{bs}_ga{ga}_fold{fold}.log",
+    threads: 1
+    resources:
+        mem_mb=lambda w: SPECS[w.model].resources.mem_mb,
+        runtime=lambda w: SPECS[w.model].resources.runtime,
+    container:
+        lambda w: SPECS[w.model].container
+    shell:
+        "sumbench train --model {wildcards.model} --batch-size {wildcards.bs} --grad-accum {wildcards.ga}"
+        " --fold {wildcards.fold} --augmentation {wildcards.aug} --data {input.folds} --out {params.out}"
+        " --threads {threads} {params.options} > {log} 2>&1"
