@@ -188,8 +188,19 @@ def apply_overrides(data: dict, overrides: list[str], source: str) -> dict:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 raise ConfigError(f"--set {item!r}: {part!r} is not a section of {source}")
-        node[parts[-1]] = yaml.safe_load(raw)
+        node[parts[-1]] = parse_value(raw)
     return data
+
+
+def parse_value(raw: str) -> Any:
+    """A YAML scalar, except that ``3e-4`` is a number (YAML 1.1 reads it as a string)."""
+    value = yaml.safe_load(raw)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
 
 
 def load_model(name: str, models_dir: str | os.PathLike = DEFAULT_MODELS_DIR,

@@ -1,0 +1,38 @@
+"""Shared fixtures. Nothing here reaches a network: the hub is switched off for every test."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+WORDS = ("안녕하세요 오늘 내일 식당 예약 병원 진료 시간 토요일 저녁 일곱 시 네 명 자리 감사합니다 "
+         "아니요 그럼 어디 만나요 주문 환불 영수증 가방 신발 여행 비행기 호텔").split()
+
+
+def toy_pairs(n: int = 64, seed: int = 0) -> list[tuple[str, str]]:
+    """Short Korean-looking dialogue/summary pairs of varied length (for unit tests that need no corpus)."""
+    rng = random.Random(seed)
+    pairs = []
+    for _ in range(n):
+        turns = [f"#Person{1 + j % 2}#: " + " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 15)))
+                 for j in range(rng.randint(2, 6))]
+        pairs.append(("\n".join(turns), "#Person1#은 " + " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 9)))))
+    return pairs
+
+
+@pytest.fixture(scope="session")
+def toy_tokenizer():
+    from sumbench.tokenizer import train_tokenizer
+
+    return train_tokenizer([d + "\n" + s for d, s in toy_pairs()], 500)
+
+
+@pytest.fixture(autouse=True)
+def _cache_dir(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("SUMBENCH_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
