@@ -121,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("sumbench: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `sumbench data check FILE | head`
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

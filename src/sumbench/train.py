@@ -229,14 +229,12 @@ def generate(model, tokenizer, spec: ModelSpec, featurizer, dialogues: list[str]
                                  length_penalty=g.length_penalty, no_repeat_ngram_size=g.no_repeat_ngram_size,
                                  repetition_penalty=g.repetition_penalty, pad_token_id=pad,
                                  eos_token_id=tokenizer.eos_token_id, early_stopping=True)
-        if left:
-            gen = gen[:, width:]
+        # causal: drop the prompt; seq2seq: drop the decoder start token (BART starts with </s>)
+        gen = gen[:, width:] if left else gen[:, 1:]
         for seq in gen.tolist():
+            if tokenizer.eos_token_id in seq:
+                seq = seq[: seq.index(tokenizer.eos_token_id)]
             body = [t for t in seq if t not in (pad, tokenizer.bos_token_id)]
-            if tokenizer.eos_token_id in body:
-                body = body[: body.index(tokenizer.eos_token_id)]
-            if spec.kind == "seq2seq" and body[:1] == [model.config.decoder_start_token_id]:
-                body = body[1:]
             new_tokens += len(body)
             outputs.append(tokenizer.decode(body, skip_special_tokens=True).strip())
     return outputs, new_tokens, time.perf_counter() - start

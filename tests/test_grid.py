@@ -1,0 +1,48 @@
+import pytest
+import yaml
+
+from sumbench.config import REPO_ROOT
+from sumbench.errors import ConfigError
+from sumbench.grid import cap_label, cap_value, load_grids
+
+
+def shipped_config() -> dict:
+    return yaml.safe_load((REPO_ROOT / "configs" / "config.yaml").read_text(encoding="utf-8"))
+
+
+def test_quick_test_grid_covers_three_architectures_two_bs_two_ga_two_folds():
+    grid = load_grids(shipped_config())["quick_test"]
+    cells = grid.cells()
+    assert len(grid.models) >= 3 and len(grid.batch_sizes) >= 2 and len(grid.grad_accum) >= 2 and grid.k_folds >= 2
+    assert len(cells) == len(grid.models) * len(grid.batch_sizes) * len(grid.grad_accum) * grid.k_folds
+    eff = {(c["bs"], c["ga"]): c["bs"] * c["ga"] for c in cells}
+    assert eff.get((8, 1)) == eff.get((4, 2)) == 8  # a same-effective-batch pair exists
+    assert grid.report == "results/quick_test/summary.md"
+
+
+def test_full_grid_reports_to_results_summary_and_lists_the_six_models():
+    grid = load_grids(shipped_config())["full"]
+    assert grid.report == "results/summary.md"
+    assert len(grid.models) == 6
+    paths = grid.metrics_files()
+    assert len(paths) == len(set(paths)) == len(grid.cells())
+    assert paths[0].startswith("results/full/runs/kobart/aug-none_cap-all/bs")
+
+
+def test_cap_labels_round_trip():
+    assert cap_label(None) == "all" and cap_value("all") is None
+    assert cap_value(cap_label(200)) == 200
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda c: c["grids"]["quick_test"].update(batch_size=[4]), "unknown key 'grids.quick_test.batch_size'"),
+    (lambda c: c["grids"]["quick_test"].update(batch_sizes=[-1]), "grids.quick_test.batch_sizes.0"),
+    (lambda c: c["grids"]["quick_test"].update(k_folds=0), "grids.quick_test.k_folds"),
+    (lambda c: c["grids"]["quick_test"]["data"].update(train="x.csv"), "either both `train` and `dev` CSVs or `synth`"),
+])
+def test_bad_config_gives_one_line_naming_the_key(mutate, message):
+    config = shipped_config()
+    mutate(config)
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.").replace("(", r"\(")) as exc:
+        load_grids(config)
+    assert "\n" not in str(exc.value)

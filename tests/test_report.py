@@ -1,0 +1,61 @@
+import csv
+import io
+import json
+
+from sumbench.records import CellRecord, read_record
+from sumbench.report import render_csv, render_markdown, write_report
+
+ENV = {"device": "cpu", "device_name": "x86_64", "cuda": None, "python": "3.11.7", "platform": "Linux",
+       "packages": {"torch": "2.13.0"}, "git_sha": "abc123"}
+
+
+def rec(bs, ga, fold, rouge1, status="ok", **kw):
+    r = CellRecord(model="tiny-bart", batch_size=bs, grad_accum=ga, fold=fold, status=status, **kw)
+    if status == "ok":
+        r.rouge1, r.rouge2, r.rougeL = rouge1, rouge1 / 2, rouge1
+        r.rouge_sum = r.rouge1 + r.rouge2 + r.rougeL
+        r.s_per_step_median, r.samples_per_s, r.tokens_per_s = 0.5 * ga, bs * ga / (0.5 * ga), 1000.0
+        r.peak_memory_bytes, r.memory_kind = 512 * 2**20, "cpu_peak_rss"
+        r.eval_loss, r.grad_norm_median, r.grad_norm_max = 2.0, 1.5, 3.0
+    r.environment = ENV
+    return r
+
+
+RECORDS = [rec(4, 1, 0, 0.30), rec(4, 1, 1, 0.40), rec(8, 1, 0, 0.20), rec(8, 1, 1, 0.0, status="oom",
+                                                                             message="CUDA out of memory")]
+
+EXPECTED_TABLE = """| aug | cap | bs | ga | eff. batch | s/step | samples/s | tokens/s | peak MiB | ROUGE-1 | ROUGE-2 | ROUGE-L | ROUGE-Sum | eval loss | grad norm med/max | status |
+|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|
+| none | all | 4 | 1 | 4 | 0.500 | 8.00 | 1,000 | 512 | 0.350 ± 0.071 | 0.175 ± 0.035 | 0.350 ± 0.071 | 0.875 ± 0.177 | 2.000 ± 0.000 | 1.5 / 3 | 2/2 ok |
+| none | all | 8 | 1 | 8 | 0.500 | 16.00 | 1,000 | 512 | 0.200 | 0.100 | 0.200 | 0.500 | 2.000 | 1.5 / 3 | 1/2 ok, 1/2 oom |"""
+
+
+def test_markdown_table_is_mean_std_over_folds_and_shows_failures():
+    md = render_markdown(RECORDS, "T")
+    assert md.startswith("# T\n")
+    assert EXPECTED_TABLE in md
+    assert "bs8/ga1 fold 1: **OOM** CUDA out of memory" in md
+    assert "torch 2.13.0" in md
+
+
+def test_csv_has_one_row_per_cell():
+    rows = list(csv.DictReader(io.StringIO(render_csv(RECORDS))))
+    assert len(rows) == 4
+    assert rows[0]["effective_batch"] == "4" and rows[-1]["status"] == "oom"
+
+
+def test_write_report_round_trips_records(tmp_path):
+    paths = []
+    for i, r in enumerate(RECORDS):
+        paths.append(r.write(tmp_path / f"c{i}" / "metrics.json"))
+    assert read_record(paths[0]).rouge1 == 0.30
+    md, = [p for p in write_report(paths, tmp_path / "summary.md") if p.suffix == ".md"]
+    assert EXPECTED_TABLE in md.read_text(encoding="utf-8")
+    assert (tmp_path / "summary.csv").exists()
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({**RECORDS[0].to_dict(), "schema_version": 99}), encoding="utf-8")
+    import pytest
+
+    from sumbench.errors import SumbenchError
+    with pytest.raises(SumbenchError, match="schema_version 99"):
+        read_record(bad)
