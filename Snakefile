@@ -6,6 +6,10 @@
 configfile: "configs/config.yaml"
 
 
+# Image for data and report jobs under --use-singularity; each train job uses its model's image instead.
+container: "docker://sumbench/seq2seq:0.1.0"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"

@@ -16,6 +16,7 @@ from sumbench.errors import ConfigError
 
 CONFIG_SCHEMA = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
 FULL_GRID = "full"
+RESULTS = "results"  # relative to the workflow directory; the Snakemake rules spell it out the same way
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,6 @@ class Grid:
     max_eval_samples: int | None = None
     timing_warmup_steps: int = 2
     seed: int = 42
-    results_dir: str = "results"
 
     def __post_init__(self) -> None:
         has_csv, has_synth = "train" in self.data or "dev" in self.data, "synth" in self.data
@@ -41,12 +41,12 @@ class Grid:
 
     @property
     def root(self) -> str:
-        return f"{self.results_dir}/{self.name}"
+        return f"{RESULTS}/{self.name}"
 
     @property
     def report(self) -> str:
         """``results/summary.md`` for the full grid (the file users read), ``results/<grid>/summary.md`` else."""
-        return f"{self.results_dir}/summary.md" if self.name == FULL_GRID else f"{self.root}/summary.md"
+        return f"{RESULTS}/summary.md" if self.name == FULL_GRID else f"{self.root}/summary.md"
 
     @property
     def synth(self) -> dict[str, Any] | None:
@@ -79,11 +79,10 @@ def cap_value(label: str) -> int | None:
 
 def load_grids(config: dict, source: str = "configs/config.yaml") -> dict[str, Grid]:
     validate_with_schema(config, CONFIG_SCHEMA, source)
-    results_dir = config.get("results_dir", "results")
     grids = {}
     for name, body in config["grids"].items():
         body = {k: tuple(v) if isinstance(v, list) else v for k, v in body.items()}
-        grids[name] = Grid(name=name, results_dir=results_dir, **body)
+        grids[name] = Grid(name=name, **body)
     return grids
 
 

@@ -271,13 +271,14 @@ def load_for_training(spec: ModelSpec):
 
 
 def run_cell(cell: Cell) -> CellRecord:
-    """Train and evaluate one cell and write its records atomically. A crash or OOM is a record too."""
+    """Train and evaluate one cell and write its records atomically.
+
+    Bad input (config, data, missing weights) raises SumbenchError before anything is written. A crash or
+    an out-of-memory error after that is a result: ``metrics.json`` with ``status: error|oom``.
+    """
     spec = load_model(cell.model, overrides=list(cell.overrides),
                       **({"models_dir": cell.models_dir} if cell.models_dir else {}))
     train, heldout, dev = _load_split(cell)
-    cell.out.mkdir(parents=True, exist_ok=True)
-    for name in RECORD_FILES:  # a stale record must never pass for this run's
-        (cell.out / name).unlink(missing_ok=True)
     record = CellRecord(model=cell.model, batch_size=cell.batch_size, grad_accum=cell.grad_accum, fold=cell.fold,
                         augmentation=cell.augmentation, max_train_samples=cell.max_train_samples,
                         max_steps=cell.max_steps, kind=spec.kind, finetune=spec.finetune, train_examples=len(train))
@@ -293,12 +294,21 @@ def run_cell(cell: Cell) -> CellRecord:
         record.status = "oom" if isinstance(exc, torch.OutOfMemoryError) else "error"
         record.message = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
         traceback.print_exc()
+        for name in RECORD_FILES[1:]:  # the workflow expects every record file, even of a failed cell
+            if not (cell.out / name).exists():
+                atomic_write_jsonl(cell.out / name, [])
     from sumbench.environment import capture
 
     record.environment = capture(record.settings, spec.training.seed)
     record.write(cell.out / "metrics.json")
     shutil.rmtree(cell.out / ".trainer", ignore_errors=True)
     return record
+
+
+def _clear_records(out: Path) -> None:
+    """Remove an earlier run's records, so that a stale file never passes for this run's."""
+    for name in RECORD_FILES:
+        (out / name).unlink(missing_ok=True)
 
 
 def _train_and_evaluate(cell: Cell, spec: ModelSpec, train, heldout, dev, record: CellRecord) -> None:
@@ -311,6 +321,7 @@ def _train_and_evaluate(cell: Cell, spec: ModelSpec, train, heldout, dev, record
 
     _set_threads(cell.threads)
     model, tokenizer = load_for_training(spec)
+    _clear_records(cell.out)
     record.trainable_params, record.total_params = count_parameters(model)
     feat = Featurizer(tokenizer, spec.kind, spec.lengths.source, spec.lengths.target, spec.prompt)
     train_features = [feat.train_example(e.dialogue, e.summary) for e in train]

@@ -21,8 +21,6 @@ try:
 except SumbenchError as exc:
     raise WorkflowError(str(exc))
 
-RESULTS = config.get("results_dir", "results")
-CELL = RESULTS + "/{grid}/runs/{model}/aug-{aug}_cap-{cap}/bs{bs}_ga{ga}/fold{fold}"
 
 
 wildcard_constraints:
@@ -49,7 +47,7 @@ def source_csv(which):
 
 def base_model(w):
     """Tiny twins train from their warm-started checkpoint; real models from `pretrained:`."""
-    return [f"{RESULTS}/{w.grid}/base/{w.model}"] if SPECS[w.model].is_tiny else []
+    return [f"results/{w.grid}/base/{w.model}"] if SPECS[w.model].is_tiny else []
 
 
 def train_options(w, input):

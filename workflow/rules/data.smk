@@ -4,15 +4,15 @@
 # A deterministic synthetic Korean dialogue corpus for grids whose data is `synth`.
 rule synth_data:
     output:
-        train=RESULTS + "/{grid}/data/source/train.csv",
-        dev=RESULTS + "/{grid}/data/source/dev.csv",
+        train="results/{grid}/data/source/train.csv",
+        dev="results/{grid}/data/source/dev.csv",
     params:
         n=lambda w: GRIDS[w.grid].synth["n"],
         dev_n=lambda w: GRIDS[w.grid].synth.get("dev_n", max(20, GRIDS[w.grid].synth["n"] // 10)),
         seed=lambda w: GRIDS[w.grid].synth.get("seed", 0),
         out=lambda w, output: Path(output.train).parent,
     log:
-        RESULTS + "/{grid}/logs/synth_data.log",
+        "results/{grid}/logs/synth_data.log",
     shell:
         "sumbench data synth --n {params.n} --dev-n {params.dev_n} --seed {params.seed} --out {params.out} > {log} 2>&1"
 
@@ -23,12 +23,12 @@ rule split_folds:
         train=source_csv("train"),
         dev=source_csv("dev"),
     output:
-        directory(RESULTS + "/{grid}/data/folds"),
+        directory("results/{grid}/data/folds"),
     params:
         k=lambda w: GRIDS[w.grid].k_folds,
         seed=lambda w: GRIDS[w.grid].seed,
     log:
-        RESULTS + "/{grid}/logs/split_folds.log",
+        "results/{grid}/logs/split_folds.log",
     shell:
         "sumbench data split --train {input.train} --dev {input.dev} --k {params.k} --seed {params.seed}"
         " --out {output} > {log} 2>&1"

@@ -6,10 +6,10 @@ rule report_full:
     input:
         lambda w: GRIDS["full"].metrics_files() if "full" in GRIDS else [],
     output:
-        md=RESULTS + "/summary.md",
-        csv=RESULTS + "/summary.csv",
+        md="results/summary.md",
+        csv="results/summary.csv",
     log:
-        RESULTS + "/logs/report_full.log",
+        "results/logs/report_full.log",
     shell:
         "sumbench report {input} --out {output.md} --title 'sumbench: full grid' > {log} 2>&1"
 
@@ -19,9 +19,9 @@ rule report:
     input:
         lambda w: GRIDS[w.grid].metrics_files(),
     output:
-        md=RESULTS + "/{grid}/summary.md",
-        csv=RESULTS + "/{grid}/summary.csv",
+        md="results/{grid}/summary.md",
+        csv="results/{grid}/summary.csv",
     log:
-        RESULTS + "/{grid}/logs/report.log",
+        "results/{grid}/logs/report.log",
     shell:
         "sumbench report {input} --out {output.md} --title 'sumbench: {wildcards.grid}' > {log} 2>&1"

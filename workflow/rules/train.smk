@@ -6,9 +6,9 @@ rule warmstart:
     input:
         train=source_csv("train"),
     output:
-        directory(RESULTS + "/{grid}/base/{model}"),
+        directory("results/{grid}/base/{model}"),
     log:
-        RESULTS + "/{grid}/logs/warmstart/{model}.log",
+        "results/{grid}/logs/warmstart/{model}.log",
     threads: 1
     shell:
         "sumbench warmstart --model {wildcards.model} --train {input.train} --out {output} --threads {threads} > {log} 2>&1"
@@ -17,17 +17,17 @@ rule warmstart:
 # One grid cell: metrics.json (typed record), train_log.jsonl (per optimizer step), predictions.jsonl.
 rule train:
     input:
-        folds=RESULTS + "/{grid}/data/folds",
+        folds="results/{grid}/data/folds",
         base=base_model,
     output:
-        metrics=CELL + "/metrics.json",
-        train_log=CELL + "/train_log.jsonl",
-        predictions=CELL + "/predictions.jsonl",
+        metrics="results/{grid}/runs/{model}/aug-{aug}_cap-{cap}/bs{bs}_ga{ga}/fold{fold}/metrics.json",
+        train_log="results/{grid}/runs/{model}/aug-{aug}_cap-{cap}/bs{bs}_ga{ga}/fold{fold}/train_log.jsonl",
+        predictions="results/{grid}/runs/{model}/aug-{aug}_cap-{cap}/bs{bs}_ga{ga}/fold{fold}/predictions.jsonl",
     params:
         out=lambda w, output: Path(output.metrics).parent,
         options=train_options,
     log:
-        RESULTS + "/{grid}/logs/train/{model}/aug-{aug}_cap-{cap}/bs{bs}_ga{ga}_fold{fold}.log",
+        "results/{grid}/logs/train/{model}/aug-{aug}_cap-{cap}/bs{bs}_ga{ga}_fold{fold}.log",
     threads: 1
     resources:
         mem_mb=lambda w: SPECS[w.model].resources.mem_mb,

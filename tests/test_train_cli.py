@@ -1,0 +1,137 @@
+"""End-to-end: the real `sumbench` CLI on tiny twins (synthetic data, a short warm start)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sumbench.io import read_jsonl
+
+REQUIRED_KEYS = ("schema_version status model batch_size grad_accum effective_batch fold s_per_step_median "
+                 "s_per_step_p10 s_per_step_p90 warmup_steps samples_per_s tokens_per_s peak_memory_bytes memory_kind "
+                 "grad_norm_median grad_norm_max eval_loss rouge1 rouge2 rougeL rouge_sum generation_s environment").split()
+STEP_KEYS = ("step", "loss", "grad_norm", "lr", "step_time_s", "tokens", "padded_tokens")
+
+
+def sumbench(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", "sumbench.cli", *args], capture_output=True, text=True, timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"sumbench {' '.join(args)} exited {proc.returncode}:\n{proc.stderr[-3000:]}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory) -> Path:
+    """Synthetic corpus, 2 folds, and tiny-bart / tiny-llama warm-started for a few steps."""
+    root = tmp_path_factory.mktemp("e2e")
+    sumbench("data", "synth", "--n", "80", "--dev-n", "12", "--seed", "3", "--out", str(root / "src"))
+    sumbench("data", "split", "--train", str(root / "src/train.csv"), "--dev", str(root / "src/dev.csv"), "--k", "2",
+             "--out", str(root / "folds"))
+    for model in ("tiny-bart", "tiny-llama"):
+        sumbench("warmstart", "--model", model, "--train", str(root / "src/train.csv"), "--out",
+                 str(root / "base" / model), "--steps", "3", "--set", "tiny.warmstart_corpus_size=40")
+    return root
+
+
+def train(ws: Path, model: str, out: Path, *extra: str, check: bool = True) -> subprocess.CompletedProcess:
+    return sumbench("train", "--model", model, "--batch-size", "4", "--grad-accum", "2", "--fold", "1",
+                    "--data", str(ws / "folds"), "--out", str(out), "--max-steps", "3", "--max-eval-samples", "6",
+                    "--warmup-steps", "1", *extra, check=check)
+
+
+@pytest.mark.parametrize("model", ["tiny-bart", "tiny-llama"])
+def test_train_cell_writes_complete_consistent_records(workspace, tmp_path, model):
+    out = tmp_path / "cell"
+    train(workspace, model, out, "--base", str(workspace / "base" / model))
+    record = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    assert set(REQUIRED_KEYS) <= set(record)
+    assert record["status"] == "ok" and record["effective_batch"] == 8 and record["fold"] == 1
+    assert record["steps"] == 3 and record["warmup_steps"] == 1
+    assert record["samples_per_s"] == pytest.approx(8 / record["s_per_step_median"])
+    assert record["s_per_step_p10"] <= record["s_per_step_median"] <= record["s_per_step_p90"]
+    assert record["memory_kind"] == "cpu_peak_rss" and record["peak_memory_bytes"] > 50 * 2**20
+    assert 0 < record["padding_efficiency"] <= 1
+    for key in ("rouge1", "rouge2", "rougeL", "heldout_rouge1"):
+        assert 0.0 <= record[key] <= 1.0
+    assert record["rouge_sum"] == pytest.approx(record["rouge1"] + record["rouge2"] + record["rougeL"])
+    assert record["environment"]["packages"]["torch"].startswith("2.13.0")
+    assert record["trainable_params"] < record["total_params"] if model == "tiny-llama" else True  # LoRA
+
+    steps = read_jsonl(out / "train_log.jsonl")
+    assert [s["step"] for s in steps] == [1, 2, 3]
+    for s in steps:
+        assert set(STEP_KEYS) <= set(s) and s["samples"] == 8 and 0 < s["tokens"] <= s["padded_tokens"]
+    assert record["grad_norm_max"] == pytest.approx(max(s["grad_norm"] for s in steps))
+
+    preds = read_jsonl(out / "predictions.jsonl")
+    assert {p["split"] for p in preds} == {"dev", "heldout"}
+    assert sum(p["split"] == "dev" for p in preds) == record["eval_examples"] == 6
+    assert not (out / ".trainer").exists()
+
+
+def test_pretrained_path_loads_a_save_pretrained_directory(workspace, tmp_path):
+    """The real-model path: `pretrained: <dir>` through from_pretrained, as for a hub model."""
+    out = tmp_path / "cell"
+    train(workspace, "tiny-bart", out, "--set", f"pretrained={workspace / 'base' / 'tiny-bart'}")
+    record = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    assert record["status"] == "ok"
+    assert record["settings"]["model"]["pretrained"] == str(workspace / "base" / "tiny-bart")
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--model", "kobart"), "model 'kobart': weights for 'digit82/kobart-summarization' are not available offline"),
+    (("--model", "tiny-bart", "--base", "/nonexistent/dir"), "pretrained directory /nonexistent/dir does not exist"),
+    (("--model", "tiny-bart"), "is a tiny twin; warm-start it first"),
+    (("--model", "no-such-model"), "unknown model 'no-such-model'"),
+    (("--model", "tiny-bart", "--batch-size", "-2"), "--batch-size must be >= 1, got -2"),
+    (("--model", "tiny-bart", "--fold", "7"), "fold7/train.csv: missing train file for fold 7"),
+    (("--model", "tiny-bart", "--set", "training.lr=1"), "unknown key 'training.lr'"),
+])
+def test_bad_train_input_is_one_line_and_writes_nothing(workspace, tmp_path, args, message):
+    base = ["--model", "tiny-bart", "--batch-size", "4", "--grad-accum", "1", "--fold", "0"]
+    merged = dict(zip(base[::2], base[1::2]))
+    merged.update(dict(zip(args[::2], args[1::2])))
+    out = tmp_path / "cell"
+    proc = sumbench("train", *[x for kv in merged.items() for x in kv], "--data", str(workspace / "folds"),
+                    "--out", str(out), "--max-steps", "1", check=False)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert message in lines[0]
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("exc, status", [("oom", "oom"), ("boom", "error")])
+def test_a_failing_cell_is_a_record_with_every_output(workspace, tmp_path, monkeypatch, exc, status):
+    import torch
+
+    from sumbench import train as train_module
+
+    def fail(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB") if exc == "oom" else RuntimeError("boom")
+
+    monkeypatch.setattr(train_module, "_train_and_evaluate", fail)
+    cell = train_module.Cell(model="tiny-bart", batch_size=4, grad_accum=1, fold=0, data=workspace / "folds",
+                             out=tmp_path / "cell", overrides=(f"pretrained={workspace / 'base' / 'tiny-bart'}",))
+    record = train_module.run_cell(cell)
+    saved = json.loads((tmp_path / "cell" / "metrics.json").read_text(encoding="utf-8"))
+    assert record.status == saved["status"] == status
+    assert saved["message"].startswith("OutOfMemoryError: CUDA out of memory" if exc == "oom" else "RuntimeError: boom")
+    assert read_jsonl(tmp_path / "cell" / "train_log.jsonl") == [] and (tmp_path / "cell" / "predictions.jsonl").exists()
+
+
+def test_score_cli_on_predictions(workspace, tmp_path):
+    out = tmp_path / "cell"
+    train(workspace, "tiny-bart", out, "--base", str(workspace / "base" / "tiny-bart"))
+    preds = [p for p in read_jsonl(out / "predictions.jsonl") if p["split"] == "dev"]
+    pred_file, ref_file = tmp_path / "pred.jsonl", tmp_path / "ref.jsonl"
+    pred_file.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in reversed(preds)), encoding="utf-8")
+    ref_file.write_text("".join(json.dumps({"fname": p["fname"], "summary": p["reference"]}, ensure_ascii=False) + "\n"
+                                for p in preds), encoding="utf-8")
+    result = json.loads(sumbench("score", "--pred", str(pred_file), "--ref", str(ref_file)).stdout)
+    record = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    assert result["rouge1"] == pytest.approx(record["rouge1"])
