@@ -56,6 +56,16 @@ class TrainingSpec:
 
 
 @dataclass(frozen=True)
+class DataLoaderSpec:
+    group_by_length: bool = True
+    pad_to_max_length: bool = False
+    num_workers: int = 0
+    pin_memory: bool = True
+    prefetch_factor: int | None = None
+    persistent_workers: bool = False
+
+
+@dataclass(frozen=True)
 class LengthSpec:
     source: int = 256
     target: int = 64
@@ -94,6 +104,7 @@ class ModelSpec:
     lora: LoraSpec = field(default_factory=LoraSpec)
     dtype: str = "auto"
     training: TrainingSpec = field(default_factory=TrainingSpec)
+    dataloader: DataLoaderSpec = field(default_factory=DataLoaderSpec)
     lengths: LengthSpec = field(default_factory=LengthSpec)
     generation: GenerationSpec = field(default_factory=GenerationSpec)
     prompt: str = DEFAULT_PROMPT
@@ -110,13 +121,17 @@ class ModelSpec:
             raise ConfigError(f"{where}: architecture bart is seq2seq, not causal")
         if self.kind == "causal" and "{dialogue}" not in self.prompt:
             raise ConfigError(f"{where}: key prompt must contain {{dialogue}}")
+        dl = self.dataloader
+        if dl.num_workers == 0 and (dl.prefetch_factor is not None or dl.persistent_workers):
+            raise ConfigError(f"{where}: key dataloader.prefetch_factor/persistent_workers needs dataloader.num_workers > 0")
 
     @property
     def is_tiny(self) -> bool:
         return self.pretrained is None
 
 
-_NESTED = {"tiny": TinySpec, "lora": LoraSpec, "training": TrainingSpec, "lengths": LengthSpec,
+_NESTED = {"tiny": TinySpec, "lora": LoraSpec, "training": TrainingSpec, "dataloader": DataLoaderSpec,
+           "lengths": LengthSpec,
            "generation": GenerationSpec, "resources": ResourceSpec}
 
 

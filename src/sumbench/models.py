@@ -9,7 +9,6 @@ Two sources, one code path after loading:
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 from pathlib import Path
 from typing import Iterable
+
+from sumbench.data.corpus import PII_MASKS
 
 PAD, BOS, EOS, UNK = "<pad>", "<s>", "</s>", "<unk>"
 SPECIAL_TOKENS = [PAD, BOS, EOS, UNK]
 SPEAKER_TAGS = [f"#Person{i}#" for i in range(1, 8)]
-PII_MASKS = ["#PhoneNumber#", "#Address#", "#CarNumber#", "#Email#", "#DateOfBirth#", "#SSN#",
-             "#PassportNumber#", "#CardNumber#"]
 CACHE_DIR = Path(os.environ.get("SUMBENCH_CACHE", Path.home() / ".cache" / "sumbench"))
 
 
@@ -42,7 +43,7 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int):
     tok.train_from_iterator(texts, trainer=trainer)
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token=PAD, bos_token=BOS, eos_token=EOS,
                                    unk_token=UNK)
-    fast.add_tokens(SPEAKER_TAGS + PII_MASKS)
+    fast.add_tokens(SPEAKER_TAGS + list(PII_MASKS))
     return fast
 
 
@@ -60,5 +61,5 @@ def cached_tokenizer(texts: list[str], vocab_size: int, cache_dir: Path = CACHE_
     try:
         os.replace(tmp, path)
     except OSError:  # another process won the race; its copy is identical
-        pass
+        shutil.rmtree(tmp, ignore_errors=True)
     return AutoTokenizer.from_pretrained(path)

@@ -15,12 +15,11 @@ This module imports torch lazily so that ``sumbench --help`` stays fast.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -241,7 +240,7 @@ def generate(model, tokenizer, spec: ModelSpec, featurizer, dialogues: list[str]
 
 
 # ------------------------------------------------------------------------------------------- the cell
-def _load_split(cell: Cell):
+def _load_split(cell: Cell, seed: int):
     from sumbench.data.corpus import load_csv
     from sumbench.data.split import cap
 
@@ -251,7 +250,7 @@ def _load_split(cell: Cell):
             raise SumbenchError(f"{path}: missing {name} file for fold {cell.fold} "
                                 f"(make it with `sumbench data split --out {cell.data} ...`)")
     train = load_csv(paths["train"])
-    train = cap(train, cell.max_train_samples, seed=cell.fold) if cell.max_train_samples else train
+    train = cap(train, cell.max_train_samples, seed=seed) if cell.max_train_samples else train
     heldout, dev = load_csv(paths["heldout"]), load_csv(paths["dev"])
     if cell.max_eval_samples:
         heldout, dev = heldout[: cell.max_eval_samples], dev[: cell.max_eval_samples]
@@ -278,7 +277,7 @@ def run_cell(cell: Cell) -> CellRecord:
     """
     spec = load_model(cell.model, overrides=list(cell.overrides),
                       **({"models_dir": cell.models_dir} if cell.models_dir else {}))
-    train, heldout, dev = _load_split(cell)
+    train, heldout, dev = _load_split(cell, spec.training.seed)
     record = CellRecord(model=cell.model, batch_size=cell.batch_size, grad_accum=cell.grad_accum, fold=cell.fold,
                         augmentation=cell.augmentation, max_train_samples=cell.max_train_samples,
                         max_steps=cell.max_steps, kind=spec.kind, finetune=spec.finetune, train_examples=len(train))
@@ -412,7 +411,3 @@ def warmstart(spec: ModelSpec, train_csv: Path, out: Path, *, steps: int | None 
     os.replace(tmp, out)
     shutil.rmtree(out.with_name(out.name + ".work"), ignore_errors=True)
     return out
-
-
-def read_json(path: Path) -> dict:
-    return json.loads(path.read_text(encoding="utf-8"))
