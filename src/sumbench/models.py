@@ -138,6 +138,11 @@ def apply_finetune(model, spec: ModelSpec):
         raise ConfigError(f"{spec.source_file}: key 'lora.target_modules': {exc}".splitlines()[0]) from None
 
 
+def precision_and_memory_args(spec: ModelSpec) -> dict[str, Any]:
+    """TrainingArguments keys for mixed precision, gradient checkpointing and the like (none yet)."""
+    return {}
+
+
 def count_parameters(model) -> tuple[int, int]:
     """(trainable, total) parameter counts."""
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -158,6 +158,7 @@ def make_trainer(model, tokenizer, spec: ModelSpec, train_features: list[dict], 
                               TrainingArguments)
 
     from sumbench.measure import make_callback
+    from sumbench.models import precision_and_memory_args
 
     t = spec.training
     args_cls = Seq2SeqTrainingArguments if spec.kind == "seq2seq" else TrainingArguments
@@ -169,7 +170,7 @@ def make_trainer(model, tokenizer, spec: ModelSpec, train_features: list[dict], 
         max_grad_norm=t.max_grad_norm, optim=t.optim, seed=t.seed, data_seed=t.seed,
         logging_strategy="steps", logging_steps=1, save_strategy="no", eval_strategy="no", report_to=[],
         disable_tqdm=True, dataloader_num_workers=0, use_cpu=not torch.cuda.is_available(),
-        remove_unused_columns=False,
+        remove_unused_columns=False, **precision_and_memory_args(spec),
     )
     collator = DataCollatorForSeq2Seq(tokenizer, model=model if spec.kind == "seq2seq" else None,
                                       label_pad_token_id=-100, padding="longest")
