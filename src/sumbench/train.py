@@ -154,13 +154,14 @@ def make_trainer(model, tokenizer, spec: ModelSpec, train_features: list[dict], 
                  eval_features: list[dict] | None = None):
     """A Trainer wired with sumbench's loss, dynamic padding and (optionally) the measurement callback."""
     import torch
-    from transformers import (DataCollatorForSeq2Seq, Seq2SeqTrainer, Seq2SeqTrainingArguments, Trainer,
-                              TrainingArguments)
+    from transformers import Seq2SeqTrainer, Seq2SeqTrainingArguments, Trainer, TrainingArguments
+
+    from sumbench.batching import EffectiveBatchLengthSampler, PadCollator, feature_length
 
     from sumbench.measure import make_callback
     from sumbench.models import precision_and_memory_args
 
-    t = spec.training
+    t, dl = spec.training, spec.dataloader
     args_cls = Seq2SeqTrainingArguments if spec.kind == "seq2seq" else TrainingArguments
     args = args_cls(
         output_dir=str(out / ".trainer"), per_device_train_batch_size=batch_size,
@@ -169,27 +170,36 @@ def make_trainer(model, tokenizer, spec: ModelSpec, train_features: list[dict], 
         weight_decay=t.weight_decay, warmup_steps=t.warmup_ratio, lr_scheduler_type=t.lr_scheduler_type,
         max_grad_norm=t.max_grad_norm, optim=t.optim, seed=t.seed, data_seed=t.seed,
         logging_strategy="steps", logging_steps=1, save_strategy="no", eval_strategy="no", report_to=[],
-        disable_tqdm=True, dataloader_num_workers=0, use_cpu=not torch.cuda.is_available(),
-        remove_unused_columns=False, **precision_and_memory_args(spec),
+        disable_tqdm=True, use_cpu=not torch.cuda.is_available(), remove_unused_columns=False,
+        dataloader_num_workers=dl.num_workers, dataloader_pin_memory=dl.pin_memory and torch.cuda.is_available(),
+        dataloader_prefetch_factor=dl.prefetch_factor, dataloader_persistent_workers=dl.persistent_workers,
+        **precision_and_memory_args(spec),
     )
-    collator = DataCollatorForSeq2Seq(tokenizer, model=model if spec.kind == "seq2seq" else None,
-                                      label_pad_token_id=-100, padding="longest")
+    collator = PadCollator(tokenizer, model if spec.kind == "seq2seq" else None, causal=spec.kind == "causal",
+                           pad_to=(spec.lengths.source, spec.lengths.target) if dl.pad_to_max_length else None)
     trainer_cls = _measured(Seq2SeqTrainer if spec.kind == "seq2seq" else Trainer)
     trainer = trainer_cls(model=model, args=args, train_dataset=train_features, eval_dataset=eval_features,
                           data_collator=collator, processing_class=tokenizer,
                           compute_loss_func=token_mean_loss(shift=spec.kind == "causal",
                                                             label_smoothing=t.label_smoothing))
     trainer.measurement = measurement
+    if dl.group_by_length:
+        trainer.sampler = EffectiveBatchLengthSampler([feature_length(f, spec.kind == "causal") for f in train_features],
+                                                      batch_size * grad_accum, seed=t.seed)
     if measurement is not None:
         trainer.add_callback(make_callback(measurement))
     return trainer
 
 
 def _measured(base):
-    """Subclass a Trainer so every training micro-batch reports its tokens and time to the measurement."""
+    """Subclass a Trainer: sumbench's sampler, and every micro-batch's tokens and time to the measurement."""
 
-    class MeasuredTrainer(base):
+    class SumbenchTrainer(base):
         measurement = None
+        sampler = None  # an EffectiveBatchLengthSampler when length grouping is on
+
+        def _get_train_sampler(self, train_dataset=None):
+            return self.sampler if self.sampler is not None else super()._get_train_sampler(train_dataset)
 
         def training_step(self, model, inputs, num_items_in_batch=None):
             if self.measurement is None:
@@ -199,7 +209,7 @@ def _measured(base):
             self.measurement.add_micro_batch(inputs, self.measurement.clock() - start)
             return loss
 
-    return MeasuredTrainer
+    return SumbenchTrainer
 
 
 # ---------------------------------------------------------------------------------------- generation
