@@ -106,3 +106,23 @@ def test_train_measurement_counts_steps_tokens_and_padding():
     assert s["target_padding_efficiency"] == pytest.approx(3 / 6)
     assert s["grad_norm_first"] == 1.0 and s["grad_norm_max"] == 3.0
     assert s["train_loss_first"] == 2.0
+
+
+def test_mfu_uses_the_stated_formula_and_known_peaks():
+    from sumbench.measure import FLOPS_FORMULA, device_peak_flops, model_flops_utilization
+
+    assert device_peak_flops("NVIDIA A100-SXM4-80GB") == 312e12
+    assert device_peak_flops("NVIDIA A10G") == 125e12
+    assert device_peak_flops("x86_64") is None
+    assert model_flops_utilization(1000.0, 10**9, "full", 312e12) == pytest.approx(6e12 / 312e12)
+    assert model_flops_utilization(1000.0, 10**9, "lora", 312e12) == pytest.approx(4e12 / 312e12)
+    assert model_flops_utilization(1000.0, 10**9, "full", None) is None
+    assert "6 * total_params" in FLOPS_FORMULA["full"]
+
+
+def test_coefficient_of_variation():
+    from sumbench.measure import coefficient_of_variation
+
+    assert coefficient_of_variation([1.0]) is None
+    assert coefficient_of_variation([1.0, 1.0, 1.0]) == 0.0
+    assert coefficient_of_variation([0.9, 1.1]) == pytest.approx(0.1414, rel=1e-3)

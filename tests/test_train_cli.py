@@ -135,3 +135,24 @@ def test_score_cli_on_predictions(workspace, tmp_path):
     result = json.loads(sumbench("score", "--pred", str(pred_file), "--ref", str(ref_file)).stdout)
     record = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     assert result["rouge1"] == pytest.approx(record["rouge1"])
+
+
+def test_repeats_report_the_spread_of_the_timing_phase(workspace, tmp_path):
+    out = tmp_path / "cell"
+    train(workspace, "tiny-bart", out, "--base", str(workspace / "base" / "tiny-bart"), "--repeats", "2")
+    record = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    assert record["repeats"] == 2 and len(record["s_per_step_repeats"]) == 2
+    assert record["s_per_step_cv"] is not None and record["s_per_step_cv"] >= 0
+    assert record["mfu"] is None and record["flops_formula"].startswith("6 * total_params")  # CPU: no peak known
+
+
+def test_injected_oom_is_a_record_and_the_job_succeeds(workspace, tmp_path, monkeypatch):
+    monkeypatch.setenv("SUMBENCH_FAULT", "oom@tiny-bart/bs4_ga2")
+    out = tmp_path / "cell"
+    proc = train(workspace, "tiny-bart", out, "--base", str(workspace / "base" / "tiny-bart"))
+    assert proc.returncode == 0
+    record = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    assert record["status"] == "oom" and "CUDA out of memory" in record["message"]
+    monkeypatch.setenv("SUMBENCH_FAULT", "oom@tiny-bart/bs8_ga1")  # another cell: unaffected
+    train(workspace, "tiny-bart", out, "--base", str(workspace / "base" / "tiny-bart"))
+    assert json.loads((out / "metrics.json").read_text(encoding="utf-8"))["status"] == "ok"

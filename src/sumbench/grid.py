@@ -32,6 +32,7 @@ class Grid:
     max_steps: int | None = None
     max_eval_samples: int | None = None
     timing_warmup_steps: int = 2
+    repeats: int = 1
     seed: int = 42
 
     def __post_init__(self) -> None:

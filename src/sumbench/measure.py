@@ -263,6 +263,43 @@ class TrainMeasurement:
         }
 
 
+# Dense bf16/fp16 tensor-core peak FLOP/s by device-name substring (vendor datasheets, no sparsity).
+PEAK_FLOPS = {
+    "H100": 989e12, "A100": 312e12, "L40S": 362e12, "L4": 121e12, "A10G": 125e12, "A10": 125e12,
+    "RTX 4090": 165e12, "RTX 3090": 71e12, "V100": 125e12, "T4": 65e12,
+}
+FLOPS_FORMULA = {
+    "full": "6 * total_params * real_tokens (forward 2N, backward 4N per token; attention FLOPs ignored)",
+    "lora": "4 * total_params * real_tokens (frozen base: forward 2N + input-gradients 2N; adapters negligible)",
+}
+
+
+def device_peak_flops(device_name: str | None) -> float | None:
+    """Peak dense bf16 FLOP/s of a known GPU, else None (MFU is then not reported)."""
+    if not device_name:
+        return None
+    for key in sorted(PEAK_FLOPS, key=len, reverse=True):  # "A100" before "A10"
+        if key in device_name:
+            return PEAK_FLOPS[key]
+    return None
+
+
+def model_flops_utilization(tokens_per_s: float | None, total_params: int, finetune: str,
+                            peak_flops: float | None) -> float | None:
+    """Achieved model FLOP/s over the device peak, by the formula in FLOPS_FORMULA[finetune]."""
+    if not tokens_per_s or not peak_flops:
+        return None
+    per_token = (6 if finetune == "full" else 4) * total_params
+    return tokens_per_s * per_token / peak_flops
+
+
+def coefficient_of_variation(values: Sequence[float]) -> float | None:
+    """stdev / mean of repeated measurements (None for fewer than two)."""
+    if len(values) < 2:
+        return None
+    return statistics.stdev(values) / statistics.mean(values)
+
+
 def make_callback(measurement: TrainMeasurement):
     """Wrap a measurement as a transformers TrainerCallback (imported lazily: transformers is heavy)."""
     from transformers import TrainerCallback

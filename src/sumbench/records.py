@@ -46,6 +46,12 @@ class CellRecord:
     tokens_per_s: float | None = None
     padded_tokens_per_s: float | None = None
     train_s: float | None = None
+    repeats: int = 1
+    s_per_step_repeats: list[float] = field(default_factory=list)  # median s/step of each repeat of the timing phase
+    s_per_step_cv: float | None = None  # coefficient of variation over repeats
+    mfu: float | None = None  # model FLOPs utilisation (GPU with a known peak only)
+    flops_formula: str | None = None
+    device_peak_flops: float | None = None
     # memory
     peak_memory_bytes: int | None = None
     memory_kind: str | None = None

@@ -15,6 +15,7 @@ This module imports torch lazily so that ``sumbench --help`` stays fast.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import shutil
 import time
@@ -51,12 +52,13 @@ class Cell:
     overrides: tuple[str, ...] = ()
     threads: int | None = None
     models_dir: Path | None = None
+    repeats: int = 1
 
     def __post_init__(self) -> None:
         for key in ("batch_size", "grad_accum"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"--{key.replace('_', '-')} must be >= 1, got {getattr(self, key)}")
-        for key in ("max_steps", "max_train_samples", "max_eval_samples"):
+        for key in ("max_steps", "max_train_samples", "max_eval_samples", "repeats"):
             value = getattr(self, key)
             if value is not None and value < 1:
                 raise ConfigError(f"--{key.replace('_', '-')} must be >= 1, got {value}")
@@ -88,6 +90,7 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                    help="override a model-YAML key, e.g. --set training.learning_rate=1e-4 (repeatable)")
     p.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     p.add_argument("--models-dir", default=None, help="folder of model YAMLs (default: configs/models)")
+    p.add_argument("--repeats", type=int, default=1, help="run the timing phase N times and report the spread")
 
 
 def add_warmstart_arguments(p: argparse.ArgumentParser) -> None:
@@ -110,7 +113,7 @@ def run_cell_from_args(args: argparse.Namespace) -> dict[str, Any]:
                 data=Path(args.data), out=Path(args.out), max_steps=args.max_steps,
                 max_train_samples=args.max_train_samples, max_eval_samples=args.max_eval_samples,
                 warmup_steps=args.warmup_steps, augmentation=args.augmentation, overrides=tuple(overrides),
-                threads=args.threads, **_models_dir(args.models_dir))
+                threads=args.threads, repeats=args.repeats, **_models_dir(args.models_dir))
     return run_cell(cell).to_dict()
 
 
@@ -315,6 +318,27 @@ def run_cell(cell: Cell) -> CellRecord:
     return record
 
 
+FAULT_ENV = "SUMBENCH_FAULT"  # e.g. "oom@tiny-bart/bs8_ga2": a test seam to prove failed cells are reported
+
+
+def injected_fault(cell: Cell):
+    """A callback that raises at the first optimizer step when ``$SUMBENCH_FAULT`` names this cell."""
+    spec = os.environ.get(FAULT_ENV, "")
+    kind, _, target = spec.partition("@")
+    if not spec or target != f"{cell.model}/bs{cell.batch_size}_ga{cell.grad_accum}":
+        return None
+    import torch
+    from transformers import TrainerCallback
+
+    class Fault(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if kind == "oom":
+                raise torch.OutOfMemoryError(f"CUDA out of memory (injected by {FAULT_ENV}={spec})")
+            raise RuntimeError(f"injected by {FAULT_ENV}={spec}")
+
+    return Fault()
+
+
 def _clear_records(out: Path) -> None:
     """Remove an earlier run's records, so that a stale file never passes for this run's."""
     for name in RECORD_FILES:
@@ -325,7 +349,8 @@ def _train_and_evaluate(cell: Cell, spec: ModelSpec, train, heldout, dev, record
     import torch
 
     from sumbench.features import Featurizer
-    from sumbench.measure import Clock, MemoryProbe, TrainMeasurement
+    from sumbench.measure import (FLOPS_FORMULA, Clock, MemoryProbe, TrainMeasurement, coefficient_of_variation,
+                                  device_peak_flops, model_flops_utilization)
     from sumbench.models import count_parameters
     from sumbench.rouge import score
 
@@ -342,15 +367,34 @@ def _train_and_evaluate(cell: Cell, spec: ModelSpec, train, heldout, dev, record
                      .train_example(e.dialogue, e.summary) for e in eval_examples]
 
     cuda = torch.cuda if torch.cuda.is_available() else None
-    measurement = TrainMeasurement(clock=Clock(cuda), memory=MemoryProbe(cuda))
-    trainer = make_trainer(model, tokenizer, spec, train_features, batch_size=cell.batch_size,
-                           grad_accum=cell.grad_accum, max_steps=cell.max_steps, out=cell.out,
-                           measurement=measurement, eval_features=eval_features)
-    started = time.perf_counter()
-    trainer.train()
-    record.train_s = time.perf_counter() - started
-    for key, value in measurement.summary(cell.warmup_steps, cell.batch_size * cell.grad_accum).items():
+    repeat_medians, trainer = [], None
+    for repeat in range(cell.repeats):  # `repeats` re-runs the timing phase from the same start
+        if repeat:
+            del trainer, model  # free the previous repeat before loading a fresh copy
+            gc.collect()
+            if cuda:
+                cuda.empty_cache()
+            model, tokenizer = load_for_training(spec)
+        measurement = TrainMeasurement(clock=Clock(cuda), memory=MemoryProbe(cuda))
+        trainer = make_trainer(model, tokenizer, spec, train_features, batch_size=cell.batch_size,
+                               grad_accum=cell.grad_accum, max_steps=cell.max_steps, out=cell.out,
+                               measurement=measurement, eval_features=eval_features)
+        fault = injected_fault(cell)
+        if fault is not None:
+            trainer.add_callback(fault)
+        started = time.perf_counter()
+        trainer.train()
+        record.train_s = time.perf_counter() - started
+        summary = measurement.summary(cell.warmup_steps, cell.batch_size * cell.grad_accum)
+        repeat_medians.append(summary["s_per_step_median"])
+    for key, value in summary.items():
         setattr(record, key, value)
+    record.repeats, record.s_per_step_repeats = cell.repeats, repeat_medians
+    record.s_per_step_cv = coefficient_of_variation(repeat_medians)
+    record.device_peak_flops = device_peak_flops(torch.cuda.get_device_name(0)) if cuda else None
+    record.flops_formula = FLOPS_FORMULA[spec.finetune]
+    record.mfu = model_flops_utilization(record.tokens_per_s, record.total_params, spec.finetune,
+                                         record.device_peak_flops)
     atomic_write_jsonl(cell.out / "train_log.jsonl", [row.__dict__ for row in measurement.rows])
     record.eval_loss = float(trainer.evaluate()["eval_loss"])
 

@@ -52,7 +52,7 @@ def base_model(w):
 
 def train_options(w, input):
     grid = GRIDS[w.grid]
-    opts = [f"--warmup-steps {grid.timing_warmup_steps}"]
+    opts = [f"--warmup-steps {grid.timing_warmup_steps}", f"--repeats {grid.repeats}"]
     if input.base:
         opts.append(f"--base {input.base}")
     if grid.max_steps:
