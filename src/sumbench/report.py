@@ -1,7 +1,8 @@
-"""Records -> ``summary.md`` and ``summary.csv``. Reads only ``metrics.json`` records.
+"""Records -> ``summary.md``, ``summary.csv`` and ``plots/``. Reads only the cell records.
 
 :func:`render_markdown` is a pure function of the records (tested against a small expected output);
-:func:`write_report` reads the files and writes both outputs atomically.
+:func:`write_report` reads ``metrics.json`` files (and the ``train_log.jsonl`` beside each, for the
+gradient-norm plot) and writes every output atomically.
 """
 
 from __future__ import annotations
@@ -9,71 +10,56 @@ from __future__ import annotations
 import csv
 import io
 import statistics
-from collections import defaultdict
-from dataclasses import dataclass
+from collections import Counter
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
-from sumbench.io import atomic_write_text
+from sumbench.diagnostics import BYTES_PER_MIB, KINDS, Setting, diagnose, recommend, settings
+from sumbench.io import atomic_write_text, read_jsonl
 from sumbench.records import CellRecord, read_record
 
-BYTES_PER_MIB = 1024 ** 2
 ROUGE_KEYS = ("rouge1", "rouge2", "rougeL", "rouge_sum")
 CSV_COLUMNS = ("model", "augmentation", "max_train_samples", "batch_size", "grad_accum", "effective_batch", "fold",
-               "status", "message", "steps", "s_per_step_median", "s_per_step_p10", "s_per_step_p90", "samples_per_s",
-               "tokens_per_s", "peak_memory_bytes", "memory_kind", "padding_efficiency", "source_truncation_rate",
-               "grad_norm_first", "grad_norm_median", "grad_norm_max", "train_loss_first", "eval_loss", "rouge1",
-               "rouge2", "rougeL", "rouge_sum", "heldout_rouge_sum", "generation_s", "trainable_params")
+               "status", "message", "steps", "s_per_step_median", "s_per_step_p10", "s_per_step_p90", "s_per_step_cv",
+               "samples_per_s", "tokens_per_s", "mfu", "peak_memory_bytes", "memory_kind", "cuda_alloc_retries",
+               "padding_efficiency", "source_truncation_rate", "target_truncation_rate", "grad_norm_first",
+               "grad_norm_median", "grad_norm_max", "train_loss_first", "eval_loss", "rouge1", "rouge2", "rougeL",
+               "rouge_sum", "heldout_rouge_sum", "generation_s", "trainable_params")
+PLOTS = (  # file, caption
+    ("throughput_vs_effective_batch.png", "samples/s against effective batch, one line per model (best bs × ga "
+                                          "split at each point; faint dots are the other splits)."),
+    ("memory_vs_batch.png", "Peak memory against per-device batch size (smallest grad accum)."),
+    ("rouge_vs_throughput.png", "ROUGE-Sum against samples/s for every setting; the dashed line is the Pareto front "
+                                "(nothing is both faster and better)."),
+    ("grad_norm_traces.png", "Pre-clip gradient norm per optimizer step (fold 0), one line per setting."),
+)
 
 
-@dataclass(frozen=True)
-class CellGroup:
-    """The folds of one (model, augmentation, cap, batch size, grad accum) setting."""
-
-    key: tuple
-    records: tuple[CellRecord, ...]
-
-    @property
-    def ok(self) -> list[CellRecord]:
-        return [r for r in self.records if r.status == "ok"]
-
-    def values(self, field: str) -> list[float]:
-        return [getattr(r, field) for r in self.ok if getattr(r, field) is not None]
-
-    def mean_std(self, field: str) -> str:
-        vals = self.values(field)
-        if not vals:
-            return "–"
-        if len(vals) == 1:
-            return f"{vals[0]:.3f}"
-        return f"{statistics.mean(vals):.3f} ± {statistics.stdev(vals):.3f}"
-
-    def median(self, field: str, fmt: str) -> str:
-        vals = self.values(field)
-        return format(statistics.median(vals), fmt) if vals else "–"
-
-    def status(self) -> str:
-        counts = defaultdict(int)
-        for r in self.records:
-            counts[r.status] += 1
-        return ", ".join(f"{n}/{len(self.records)} {s}" for s, n in sorted(counts.items()))
+def _mean_std(s: Setting, field: str) -> str:
+    vals = s.values(field)
+    if not vals:
+        return "–"
+    return f"{vals[0]:.3f}" if len(vals) == 1 else f"{statistics.mean(vals):.3f} ± {statistics.stdev(vals):.3f}"
 
 
-def group_cells(records: Iterable[CellRecord]) -> list[CellGroup]:
-    groups: dict[tuple, list[CellRecord]] = defaultdict(list)
-    for r in records:
-        groups[(r.model, r.augmentation, r.max_train_samples or 0, r.batch_size, r.grad_accum)].append(r)
-    return [CellGroup(k, tuple(sorted(v, key=lambda r: r.fold))) for k, v in sorted(groups.items())]
+def _median(s: Setting, field: str, fmt: str) -> str:
+    value = s.median(field)
+    return "–" if value is None else format(value, fmt)
 
 
-def _mib(group: CellGroup) -> str:
-    vals = group.values("peak_memory_bytes")
-    return f"{max(vals) / BYTES_PER_MIB:,.0f}" if vals else "–"
+def _status(s: Setting) -> str:
+    counts = Counter(r.status for r in s.records)
+    return ", ".join(f"{n}/{len(s.records)} {status}" for status, n in sorted(counts.items()))
 
 
-def _grad(group: CellGroup) -> str:
-    med, top = group.values("grad_norm_median"), group.values("grad_norm_max")
+def _grad(s: Setting) -> str:
+    med, top = s.values("grad_norm_median"), s.values("grad_norm_max")
     return f"{statistics.median(med):.3g} / {max(top):.3g}" if med else "–"
+
+
+def _mib(s: Setting) -> str:
+    peak = s.peak_memory()
+    return "–" if peak is None else f"{peak / BYTES_PER_MIB:,.0f}"
 
 
 def _environment(records: Sequence[CellRecord]) -> list[str]:
@@ -96,35 +82,60 @@ def _environment(records: Sequence[CellRecord]) -> list[str]:
     return lines
 
 
-def render_markdown(records: Sequence[CellRecord], title: str = "sumbench summary") -> str:
-    groups = group_cells(records)
+def _model_table(model_settings: Sequence[Setting]) -> list[str]:
+    out = ["| aug | cap | bs | ga | eff. batch | s/step | samples/s | tokens/s | peak MiB | ROUGE-1 | ROUGE-2 "
+           "| ROUGE-L | ROUGE-Sum | eval loss | grad norm med/max | status |",
+           "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for s in model_settings:
+        out.append(" | ".join([
+            f"| {s.augmentation}", str(s.cap or "all"), str(s.batch_size), str(s.grad_accum), str(s.effective_batch),
+            _median(s, "s_per_step_median", ".3f"), _median(s, "samples_per_s", ".2f"),
+            _median(s, "tokens_per_s", ",.0f"), _mib(s), *(_mean_std(s, k) for k in ROUGE_KEYS),
+            _mean_std(s, "eval_loss"), _grad(s), _status(s) + " |"]))
+    failed = [r for s in model_settings for r in s.records if r.status != "ok"]
+    if failed:
+        out += ["", "Failed cells:", ""]
+        out += [f"- bs{r.batch_size}/ga{r.grad_accum} fold {r.fold}: **{r.status.upper()}** {r.message or ''}"
+                for r in failed]
+    return out
+
+
+def render_markdown(records: Sequence[CellRecord], title: str = "sumbench summary",
+                    plots: Sequence[tuple[str, str]] = ()) -> str:
+    """The report. ``plots`` are (relative path, caption) pairs to link."""
+    all_settings = settings(records)
+    models = sorted({s.model for s in all_settings})
     ok = sum(r.status == "ok" for r in records)
     out = [f"# {title}", "", f"{len(records)} cells, {ok} ok, {len(records) - ok} failed "
-           f"({len({g.key[0] for g in groups})} models, {len(groups)} settings).", "", "## Environment", ""]
+           f"({len(models)} models, {len(all_settings)} settings).", "", "## Environment", ""]
     out += _environment(records)
+
+    out += ["", "## Recommendation", "",
+            "Per model: the fastest setting (samples/s) whose ROUGE-Sum is within fold noise (1 std) of the best and "
+            "whose peak memory is below 90% of the device.", ""]
+    for model in models:
+        rec = recommend([s for s in all_settings if s.model == model])
+        out.append(f"- **{model}**: " + (f"**{rec.setting.label}** — {rec.reason}" if rec.setting else rec.reason))
+
+    findings = diagnose(records)
+    out += ["", "## Diagnostics", ""]
+    for kind in KINDS:
+        hits = [f for f in findings if f.kind == kind]
+        out.append(f"- **{kind.capitalize()}**: " + ("none found." if not hits else f"{len(hits)} finding(s)"))
+        out += [f"  - {f.model}: {f.message}" for f in hits]
+
     out += ["", "## How to read", "",
             "- One table per model; a row is one setting, its ROUGE is mean ± std over folds (dev set, F1 on "
             "Korean morphemes; ROUGE-Sum = R1 + R2 + RL).",
             "- Compare speed by **samples/s** (effective batch / median s per optimizer step), not by s/step: "
             "s/step grows with gradient accumulation by construction.",
             "- Timing excludes the first warm-up steps of each cell; tokens/s counts real (non-pad) tokens.", ""]
-    for model in sorted({g.key[0] for g in groups}):
-        out += [f"## {model}", "",
-                "| aug | cap | bs | ga | eff. batch | s/step | samples/s | tokens/s | peak MiB | ROUGE-1 | ROUGE-2 "
-                "| ROUGE-L | ROUGE-Sum | eval loss | grad norm med/max | status |",
-                "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
-        for g in (g for g in groups if g.key[0] == model):
-            _, aug, cap, bs, ga = g.key
-            out.append(" | ".join([
-                f"| {aug}", str(cap or "all"), str(bs), str(ga), str(bs * ga), g.median("s_per_step_median", ".3f"),
-                g.median("samples_per_s", ".2f"), g.median("tokens_per_s", ",.0f"), _mib(g),
-                *(g.mean_std(k) for k in ROUGE_KEYS), g.mean_std("eval_loss"), _grad(g), g.status() + " |"]))
-        failed = [r for r in records if r.model == model and r.status != "ok"]
-        if failed:
-            out += ["", "Failed cells:", ""]
-            out += [f"- bs{r.batch_size}/ga{r.grad_accum} fold {r.fold}: **{r.status.upper()}** {r.message or ''}"
-                    for r in failed]
-        out.append("")
+    for model in models:
+        out += [f"## {model}", ""] + _model_table([s for s in all_settings if s.model == model]) + [""]
+    if plots:
+        out += ["## Plots", ""]
+        for i, (path, caption) in enumerate(plots, 1):
+            out += [f"![{caption}]({path})", "", f"*Figure {i}. {caption}*", ""]
     return "\n".join(out)
 
 
@@ -138,8 +149,27 @@ def render_csv(records: Sequence[CellRecord]) -> str:
     return buf.getvalue()
 
 
+def write_plots(records: Sequence[CellRecord], log_paths: Sequence[Path], plot_dir: Path) -> list[tuple[Path, str]]:
+    from sumbench import plots
+
+    all_settings = settings(records)
+    traces = {}
+    for r, log in zip(records, log_paths):
+        if r.status == "ok" and r.fold == 0 and log.exists():
+            rows = [row for row in read_jsonl(log) if row.get("grad_norm") is not None]
+            traces[f"{r.model} bs{r.batch_size}/ga{r.grad_accum}"] = [(row["step"], row["grad_norm"]) for row in rows]
+    makers = (lambda p: plots.throughput_vs_effective_batch(all_settings, p),
+              lambda p: plots.memory_vs_batch(all_settings, p),
+              lambda p: plots.rouge_vs_throughput(all_settings, p),
+              lambda p: plots.grad_norm_traces(traces, p))
+    return [(make(plot_dir / name), caption) for make, (name, caption) in zip(makers, PLOTS)]
+
+
 def write_report(paths: Sequence[str | Path], out_md: str | Path, title: str = "sumbench summary") -> list[Path]:
     records = [read_record(p) for p in paths]
     out_md = Path(out_md)
+    made = write_plots(records, [Path(p).with_name("train_log.jsonl") for p in paths], out_md.parent / "plots")
+    links = [(path.relative_to(out_md.parent).as_posix(), caption) for path, caption in made]
     return [atomic_write_text(out_md.with_suffix(".csv"), render_csv(records)),
-            atomic_write_text(out_md, render_markdown(records, title))]
+            *[path for path, _ in made],
+            atomic_write_text(out_md, render_markdown(records, title, links))]

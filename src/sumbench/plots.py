@@ -1,0 +1,108 @@
+"""The report's four plots (PNG, matplotlib's Agg backend): each function takes records, writes one file."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Sequence
+
+from sumbench.diagnostics import BYTES_PER_MIB, Setting
+
+DPI = 110
+
+
+def _figure():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    ax.grid(True, alpha=0.3)
+    return plt, fig, ax
+
+
+def _save(plt, fig, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.tight_layout()
+    fig.savefig(tmp, dpi=DPI)
+    plt.close(fig)
+    tmp.replace(path)
+    return path
+
+
+def throughput_vs_effective_batch(all_settings: Sequence[Setting], path: Path) -> Path:
+    """samples/s against effective batch, one line per model (the best bs x ga split at each point)."""
+    plt, fig, ax = _figure()
+    by_model: dict[str, dict[int, list[Setting]]] = defaultdict(lambda: defaultdict(list))
+    for s in all_settings:
+        if s.median("samples_per_s"):
+            by_model[s.model][s.effective_batch].append(s)
+    for model, points in sorted(by_model.items()):
+        xs = sorted(points)
+        ys = [max(s.median("samples_per_s") for s in points[x]) for x in xs]
+        line, = ax.plot(xs, ys, marker="o", label=model)
+        for x in xs:  # every split, faint
+            ax.scatter([x] * len(points[x]), [s.median("samples_per_s") for s in points[x]], color=line.get_color(),
+                       alpha=0.35, s=14)
+    ax.set(xlabel="effective batch (batch size x grad accum)", ylabel="samples/s", title="Throughput vs effective batch")
+    ax.set_xscale("log", base=2)
+    ax.legend(fontsize=8)
+    return _save(plt, fig, path)
+
+
+def memory_vs_batch(all_settings: Sequence[Setting], path: Path) -> Path:
+    """Peak memory against micro-batch size, one line per model (smallest grad accum)."""
+    plt, fig, ax = _figure()
+    by_model: dict[str, list[Setting]] = defaultdict(list)
+    for s in all_settings:
+        if s.peak_memory():
+            by_model[s.model].append(s)
+    for model, ss in sorted(by_model.items()):
+        ga = min(s.grad_accum for s in ss)
+        line = sorted((s for s in ss if s.grad_accum == ga), key=lambda s: s.batch_size)
+        ax.plot([s.batch_size for s in line], [s.peak_memory() / BYTES_PER_MIB for s in line], marker="o",
+                label=f"{model} (ga{ga})")
+    ax.set(xlabel="batch size (per device)", ylabel="peak memory (MiB)", title="Peak memory vs batch size")
+    ax.set_xscale("log", base=2)
+    ax.legend(fontsize=8)
+    return _save(plt, fig, path)
+
+
+def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
+    """Indices of points not beaten on both axes (higher x and higher y are better)."""
+    return [i for i, (x, y) in enumerate(points)
+            if not any(x2 >= x and y2 >= y and (x2, y2) != (x, y) for x2, y2 in points)]
+
+
+def rouge_vs_throughput(all_settings: Sequence[Setting], path: Path) -> Path:
+    """ROUGE-Sum against samples/s for every setting; the Pareto front is marked."""
+    plt, fig, ax = _figure()
+    scored = [s for s in all_settings if s.mean("rouge_sum") is not None and s.median("samples_per_s")]
+    points = [(s.median("samples_per_s"), s.mean("rouge_sum")) for s in scored]
+    for model in sorted({s.model for s in scored}):
+        idx = [i for i, s in enumerate(scored) if s.model == model]
+        ax.scatter([points[i][0] for i in idx], [points[i][1] for i in idx], label=model, s=24)
+    front = sorted(pareto_front(points), key=lambda i: points[i][0])
+    ax.plot([points[i][0] for i in front], [points[i][1] for i in front], color="black", lw=1, ls="--",
+            marker="o", mfc="none", ms=10, label="Pareto front")
+    for i in front:
+        ax.annotate(f"{scored[i].model} {scored[i].label}", points[i], fontsize=6, xytext=(4, 4),
+                    textcoords="offset points")
+    ax.set(xlabel="samples/s", ylabel="ROUGE-Sum (dev, mean over folds)", title="Quality vs speed")
+    ax.legend(fontsize=8)
+    return _save(plt, fig, path)
+
+
+def grad_norm_traces(traces: dict[str, list[tuple[int, float]]], path: Path) -> Path:
+    """Pre-clip gradient norm per optimizer step, one line per (model, setting) of fold 0."""
+    plt, fig, ax = _figure()
+    styles = {m: ("-", "--", ":", "-.")[i % 4] for i, m in enumerate(sorted({k.split()[0] for k in traces}))}
+    for label, points in sorted(traces.items()):
+        ax.plot([p[0] for p in points], [p[1] for p in points], label=label, lw=1, ls=styles[label.split()[0]])
+    ax.set(xlabel="optimizer step", ylabel="grad norm (pre-clip)", title="Gradient norm traces (fold 0)")
+    ax.set_yscale("log")
+    if traces:
+        ax.legend(fontsize=6, ncol=2)
+    return _save(plt, fig, path)
