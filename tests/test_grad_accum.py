@@ -1,52 +1,65 @@
 """Gradient accumulation must be loss-equivalent: bs16/ga1, bs8/ga2, bs4/ga4 give the same gradient.
 
 transformers 5.x gets this wrong for BART (its loss is a per-micro-batch mean that the Trainer does not
-divide by the accumulation steps); sumbench's token_mean_loss fixes it for every architecture.
+divide by the accumulation steps); sumbench's token_mean_loss fixes it for every architecture. The same
+measurement backs `sumbench doctor`.
 """
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
+
 import pytest
-import torch
 
 from sumbench.config import load_model
-from sumbench.features import Featurizer
-from sumbench.measure import TrainMeasurement
-from sumbench.models import apply_finetune, build_tiny, set_dropout
-from sumbench.train import make_trainer
+from sumbench.doctor import check_grad_accum, first_step, run_doctor
+from sumbench.models import apply_finetune, build_tiny
 
 from .conftest import toy_pairs
 
-PAIRS = [(16, 1), (8, 2), (4, 4)]
+SPLITS = [(16, 1), (8, 2), (4, 4)]
 
 
-def first_step(name: str, tokenizer, bs: int, ga: int, tmp_path, *, fixed: bool = True) -> tuple[float, float]:
-    spec = load_model(name)
-    torch.manual_seed(0)
-    model = apply_finetune(build_tiny(spec, tokenizer), spec)
-    set_dropout(model, 0.0)
-    feat = Featurizer(tokenizer, spec.kind, 128, 32, spec.prompt)
-    features = [feat.train_example(d, s) for d, s in toy_pairs(32)]
-    m = TrainMeasurement()
-    trainer = make_trainer(model, tokenizer, spec, features, batch_size=bs, grad_accum=ga, max_steps=1,
-                           out=tmp_path / f"{name}-{bs}-{ga}", measurement=m)
-    if not fixed:
-        trainer.compute_loss_func = None  # what stock transformers does
-    trainer.train()
-    return m.rows[0].loss, m.rows[0].grad_norm
+def tiny(name: str, tokenizer, *overrides: str):
+    spec = load_model(name, overrides=list(overrides))
+    return spec, (lambda: apply_finetune(build_tiny(spec, tokenizer), spec))
 
 
 @pytest.mark.parametrize("name", ["tiny-bart", "tiny-llama"])
-def test_same_effective_batch_gives_the_same_gradient(name, toy_tokenizer, tmp_path):
-    results = [first_step(name, toy_tokenizer, bs, ga, tmp_path) for bs, ga in PAIRS]
+def test_same_effective_batch_gives_the_same_gradient(name, toy_tokenizer):
+    spec, factory = tiny(name, toy_tokenizer)
+    results = [first_step(spec, factory, toy_tokenizer, toy_pairs(32), bs, ga) for bs, ga in SPLITS]
     loss0, norm0 = results[0]
-    for (bs, ga), (loss, norm) in zip(PAIRS, results):
+    for (bs, ga), (loss, norm) in zip(SPLITS, results):
         assert norm == pytest.approx(norm0, rel=1e-3), f"{name} bs{bs}/ga{ga}: grad norm {norm} vs {norm0}"
         assert loss == pytest.approx(loss0, rel=1e-3), f"{name} bs{bs}/ga{ga}: loss {loss} vs {loss0}"
 
 
-def test_stock_transformers_inflates_bart_gradient_under_accumulation(toy_tokenizer, tmp_path):
-    """Proves the check above can fail: without sumbench's loss, BART's gradient grows ~GA-fold."""
-    _, norm1 = first_step("tiny-bart", toy_tokenizer, 16, 1, tmp_path, fixed=False)
-    _, norm4 = first_step("tiny-bart", toy_tokenizer, 4, 4, tmp_path, fixed=False)
+def test_stock_transformers_inflates_bart_gradient_under_accumulation(toy_tokenizer):
+    """Proves the check can fail: with transformers' own loss handling, BART's gradient grows ~GA-fold."""
+    spec, factory = tiny("tiny-bart", toy_tokenizer, "training.loss_normalization=model")
+    _, norm1 = first_step(spec, factory, toy_tokenizer, toy_pairs(32), 16, 1)
+    _, norm4 = first_step(spec, factory, toy_tokenizer, toy_pairs(32), 4, 4)
     assert norm4 / norm1 > 3.0
+    check = check_grad_accum(spec, factory, toy_tokenizer, toy_pairs(32))
+    assert check.status == "fail" and re.search(r"bs2/ga4 gives x[34]\.\d\d the gradient norm", check.detail), check.detail
+
+
+def test_doctor_passes_for_tiny_bart_and_names_every_check():
+    checks = run_doctor(load_model("tiny-bart"))
+    assert [c.name for c in checks] == ["gradient accumulation", "pad token", "padding side", "chat template",
+                                        "truncation", "dtype"]
+    assert all(c.status == "pass" for c in checks), checks
+
+
+def test_doctor_cli_exit_codes():
+    ok = subprocess.run([sys.executable, "-m", "sumbench.cli", "doctor", "--model", "tiny-llama"],
+                        capture_output=True, text=True, timeout=300)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "all checks passed" in ok.stdout and "chat template          WARN" in ok.stdout
+    bad = subprocess.run([sys.executable, "-m", "sumbench.cli", "doctor", "--model", "tiny-bart", "--set",
+                          "training.loss_normalization=model"], capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 1
+    assert "FAILED: gradient accumulation" in bad.stdout and "Traceback" not in bad.stderr

@@ -66,6 +66,23 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _doctor(args: argparse.Namespace) -> int:
+    from sumbench.config import load_model
+    from sumbench.doctor import render, run_doctor
+
+    spec = load_model(args.model, overrides=args.overrides)
+    checks = run_doctor(spec, args.data)
+    print(render(checks, args.model))
+    return 1 if any(c.status == "fail" for c in checks) else 0
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from sumbench.compare import load_run, render_diff
+
+    print(render_diff(load_run(args.run_a), load_run(args.run_b), args.run_a, args.run_b), end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sumbench", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -102,6 +119,17 @@ def build_parser() -> argparse.ArgumentParser:
     w = sub.add_parser("warmstart", help="pre-train a tiny twin on a corpus once (cached), so the grid fine-tunes a model that already summarizes")
     add_warmstart_arguments(w)
     w.set_defaults(func=_warmstart)
+
+    d = sub.add_parser("doctor", help="check a model for the failures the benchmark exists to catch; exit 1 on a failure")
+    d.add_argument("--model", required=True)
+    d.add_argument("--data", default=None, help="CSV to check against (default: a synthetic corpus)")
+    d.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a model-YAML key, e.g. --set training.loss_normalization=model")
+    d.set_defaults(func=_doctor)
+    df = sub.add_parser("diff", help="settings that differ between two cells and their measured effect")
+    df.add_argument("run_a", help="a cell folder or its metrics.json")
+    df.add_argument("run_b")
+    df.set_defaults(func=_diff)
 
     r = sub.add_parser("report", help="aggregate metrics.json records into summary.md and summary.csv")
     r.add_argument("records", nargs="+", help="metrics.json files")

@@ -35,10 +35,30 @@ class TinySpec:
 
 @dataclass(frozen=True)
 class LoraSpec:
+    """peft ``LoraConfig`` (names as there, ``alpha`` = ``lora_alpha``, ``dropout`` = ``lora_dropout``)."""
+
     r: int = 8
     alpha: float = 16.0
     dropout: float = 0.05
     target_modules: tuple[str, ...] | str = "all-linear"
+    layers_to_transform: tuple[int, ...] | None = None  # negative = counted from the last layer
+    modules_to_save: tuple[str, ...] | None = None
+    bias: str = "none"
+
+
+@dataclass(frozen=True)
+class QuantizationSpec:
+    """bitsandbytes ``BitsAndBytesConfig`` of the frozen base weights (QLoRA when ``load_in_4bit``)."""
+
+    load_in_4bit: bool = False
+    load_in_8bit: bool = False
+    quant_type: str = "nf4"  # bnb_4bit_quant_type
+    double_quant: bool = True  # bnb_4bit_use_double_quant
+    compute_dtype: str = "auto"  # bnb_4bit_compute_dtype; auto = the model's resolved `dtype`
+
+    @property
+    def enabled(self) -> bool:
+        return self.load_in_4bit or self.load_in_8bit
 
 
 @dataclass(frozen=True)
@@ -52,7 +72,9 @@ class TrainingSpec:
     epochs: float = 1.0
     dropout: float | None = None
     optim: str = "adamw_torch"
+    gradient_checkpointing: bool = False  # always non-reentrant (use_reentrant=False)
     seed: int = 42
+    loss_normalization: str = "step_tokens"
 
 
 @dataclass(frozen=True)
@@ -102,12 +124,16 @@ class ModelSpec:
     tiny: TinySpec | None = None
     finetune: str = "full"
     lora: LoraSpec = field(default_factory=LoraSpec)
+    quantization: QuantizationSpec = field(default_factory=QuantizationSpec)
     dtype: str = "auto"
+    attn_implementation: str = "sdpa"
     training: TrainingSpec = field(default_factory=TrainingSpec)
     dataloader: DataLoaderSpec = field(default_factory=DataLoaderSpec)
     lengths: LengthSpec = field(default_factory=LengthSpec)
     generation: GenerationSpec = field(default_factory=GenerationSpec)
     prompt: str = DEFAULT_PROMPT
+    prompt_format: str = "auto"  # auto = the tokenizer's chat template when it has one, else `prompt` as plain text
+    chat_template_kwargs: dict[str, Any] = field(default_factory=dict)
     container: str | None = None
     resources: ResourceSpec = field(default_factory=ResourceSpec)
 
@@ -121,6 +147,16 @@ class ModelSpec:
             raise ConfigError(f"{where}: architecture bart is seq2seq, not causal")
         if self.kind == "causal" and "{dialogue}" not in self.prompt:
             raise ConfigError(f"{where}: key prompt must contain {{dialogue}}")
+        q = self.quantization
+        if q.load_in_4bit and q.load_in_8bit:
+            raise ConfigError(f"{where}: keys quantization.load_in_4bit and quantization.load_in_8bit exclude each other")
+        if q.enabled and self.finetune != "lora":
+            raise ConfigError(f"{where}: key quantization needs finetune: lora (quantized weights stay frozen; "
+                              f"the LoRA adapters train)")
+        if self.lora.modules_to_save and self.finetune != "lora":
+            raise ConfigError(f"{where}: key lora.modules_to_save needs finetune: lora")
+        if self.prompt_format == "chat" and self.kind != "causal":
+            raise ConfigError(f"{where}: key prompt_format: chat is for causal models")
         dl = self.dataloader
         if dl.num_workers == 0 and (dl.prefetch_factor is not None or dl.persistent_workers):
             raise ConfigError(f"{where}: key dataloader.prefetch_factor/persistent_workers needs dataloader.num_workers > 0")
@@ -130,8 +166,8 @@ class ModelSpec:
         return self.pretrained is None
 
 
-_NESTED = {"tiny": TinySpec, "lora": LoraSpec, "training": TrainingSpec, "dataloader": DataLoaderSpec,
-           "lengths": LengthSpec,
+_NESTED = {"tiny": TinySpec, "lora": LoraSpec, "quantization": QuantizationSpec, "training": TrainingSpec,
+           "dataloader": DataLoaderSpec, "lengths": LengthSpec,
            "generation": GenerationSpec, "resources": ResourceSpec}
 
 
@@ -159,14 +195,26 @@ def spec_from_dict(data: dict, source: str) -> ModelSpec:
     for key, value in data.items():
         cls = _NESTED.get(key)
         if cls is not None and value is not None:
-            if cls is LoraSpec and isinstance(value.get("target_modules"), list):
-                value = {**value, "target_modules": tuple(value["target_modules"])}
+            if cls is LoraSpec:
+                value = _lora_tuples(value)
             value = cls(**value)
         kwargs[key] = value
     try:
         return ModelSpec(source_file=source, **kwargs)
     except TypeError as exc:  # a required dataclass field missing (e.g. tiny.config)
         raise ConfigError(f"{source}: {exc}") from None
+
+
+def _lora_tuples(value: dict) -> dict:
+    """YAML lists -> tuples (the spec is frozen); a single layer index -> a 1-tuple."""
+    value = dict(value)
+    for key in ("target_modules", "modules_to_save", "layers_to_transform"):
+        item = value.get(key)
+        if isinstance(item, list):
+            value[key] = tuple(item)
+        elif key == "layers_to_transform" and isinstance(item, int):
+            value[key] = (item,)
+    return value
 
 
 def model_files(models_dir: str | os.PathLike = DEFAULT_MODELS_DIR) -> dict[str, Path]:

@@ -158,6 +158,7 @@ def make_trainer(model, tokenizer, spec: ModelSpec, train_features: list[dict], 
     """A Trainer wired with sumbench's loss, dynamic padding and (optionally) the measurement callback."""
     import torch
     from transformers import Seq2SeqTrainer, Seq2SeqTrainingArguments, Trainer, TrainingArguments
+    from transformers.trainer_callback import PrinterCallback
 
     from sumbench.batching import EffectiveBatchLengthSampler, PadCollator, feature_length
 
@@ -184,7 +185,9 @@ def make_trainer(model, tokenizer, spec: ModelSpec, train_features: list[dict], 
     trainer = trainer_cls(model=model, args=args, train_dataset=train_features, eval_dataset=eval_features,
                           data_collator=collator, processing_class=tokenizer,
                           compute_loss_func=token_mean_loss(shift=spec.kind == "causal",
-                                                            label_smoothing=t.label_smoothing))
+                                                            label_smoothing=t.label_smoothing)
+                          if t.loss_normalization == "step_tokens" else None)
+    trainer.remove_callback(PrinterCallback)  # per-step logs go to train_log.jsonl, not stdout
     trainer.measurement = measurement
     if dl.group_by_length:
         trainer.sampler = EffectiveBatchLengthSampler([feature_length(f, spec.kind == "causal") for f in train_features],
@@ -217,14 +220,21 @@ def _measured(base):
 
 # ---------------------------------------------------------------------------------------- generation
 def generate(model, tokenizer, spec: ModelSpec, featurizer, dialogues: list[str]) -> tuple[list[str], int, float]:
-    """Batched beam search. Returns (summaries, generated tokens, seconds)."""
+    """Batched beam search (never sampling). Returns (summaries, generated tokens, seconds).
+
+    Causal prompts are padded on the left and only the new tokens are decoded, up to the first stop token.
+    """
     import torch
+
+    from sumbench.models import generation_config
 
     g = spec.generation
     model.eval()
     outputs: list[str] = []
     new_tokens = 0
     pad = tokenizer.pad_token_id
+    config = generation_config(model, tokenizer, spec)
+    stops = set(config.eos_token_id)
     start = time.perf_counter()
     for i in range(0, len(dialogues), g.batch_size):
         rows = [featurizer.generation_input(d) for d in dialogues[i:i + g.batch_size]]
@@ -238,15 +248,13 @@ def generate(model, tokenizer, spec: ModelSpec, featurizer, dialogues: list[str]
             mask[j, sl] = 1
         with torch.no_grad():
             gen = model.generate(input_ids=ids.to(model.device), attention_mask=mask.to(model.device),
-                                 num_beams=g.num_beams, max_new_tokens=g.max_new_tokens,
-                                 length_penalty=g.length_penalty, no_repeat_ngram_size=g.no_repeat_ngram_size,
-                                 repetition_penalty=g.repetition_penalty, pad_token_id=pad,
-                                 eos_token_id=tokenizer.eos_token_id, early_stopping=True)
+                                 generation_config=config)
         # causal: drop the prompt; seq2seq: drop the decoder start token (BART starts with </s>)
         gen = gen[:, width:] if left else gen[:, 1:]
         for seq in gen.tolist():
-            if tokenizer.eos_token_id in seq:
-                seq = seq[: seq.index(tokenizer.eos_token_id)]
+            stop = next((k for k, t in enumerate(seq) if t in stops), None)
+            if stop is not None:
+                seq = seq[:stop]
             body = [t for t in seq if t not in (pad, tokenizer.bos_token_id)]
             new_tokens += len(body)
             outputs.append(tokenizer.decode(body, skip_special_tokens=True).strip())
@@ -358,12 +366,12 @@ def _train_and_evaluate(cell: Cell, spec: ModelSpec, train, heldout, dev, record
     model, tokenizer = load_for_training(spec)
     _clear_records(cell.out)
     record.trainable_params, record.total_params = count_parameters(model)
-    feat = Featurizer(tokenizer, spec.kind, spec.lengths.source, spec.lengths.target, spec.prompt)
+    feat = Featurizer.for_spec(tokenizer, spec)  # the prompt format of the YAML (chat template or plain)
     train_features = [feat.train_example(e.dialogue, e.summary) for e in train]
     record.source_truncation_rate = feat.truncation.source_rate
     record.target_truncation_rate = feat.truncation.target_rate
     eval_examples = heldout or dev
-    eval_features = [Featurizer(tokenizer, spec.kind, spec.lengths.source, spec.lengths.target, spec.prompt)
+    eval_features = [Featurizer.for_spec(tokenizer, spec)
                      .train_example(e.dialogue, e.summary) for e in eval_examples]
 
     cuda = torch.cuda if torch.cuda.is_available() else None

@@ -1,0 +1,159 @@
+"""``sumbench doctor --model NAME``: checks that catch the user's past failures before a long run.
+
+Each check is a function returning a :class:`Check`; the command prints them as a table and exits 1 if any
+failed. The gradient-accumulation check trains one optimizer step three ways (same examples, dropout off)
+and compares the gradient norms, so it catches the loss-scaling bug of seed 001 for any model.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from sumbench.config import ModelSpec
+
+GA_TOLERANCE = 1e-2  # relative grad-norm difference allowed between bs x ga splits (fp32 reduction order)
+TRUNCATION_WARN = 0.05
+DOCTOR_EXAMPLES = 64
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str  # pass | warn | fail
+    detail: str
+
+
+def first_step(spec: ModelSpec, model_factory, tokenizer, pairs: Sequence[tuple[str, str]], batch_size: int,
+               grad_accum: int) -> tuple[float, float]:
+    """(loss, pre-clip grad norm) of the first optimizer step on ``pairs``, dropout off."""
+    import torch
+
+    from sumbench.features import Featurizer
+    from sumbench.measure import TrainMeasurement
+    from sumbench.models import set_dropout
+    from sumbench.train import make_trainer
+
+    torch.manual_seed(spec.training.seed)
+    model = model_factory()
+    set_dropout(model, 0.0)
+    feat = Featurizer(tokenizer, spec.kind, spec.lengths.source, spec.lengths.target, spec.prompt)
+    features = [feat.train_example(d, s) for d, s in pairs]
+    m = TrainMeasurement()
+    with tempfile.TemporaryDirectory() as tmp:
+        make_trainer(model, tokenizer, spec, features, batch_size=batch_size, grad_accum=grad_accum, max_steps=1,
+                     out=Path(tmp), measurement=m).train()
+    return m.rows[0].loss, m.rows[0].grad_norm
+
+
+def check_grad_accum(spec: ModelSpec, model_factory, tokenizer, pairs, effective_batch: int = 8) -> Check:
+    splits = [(effective_batch // ga, ga) for ga in (1, 2, 4) if effective_batch % ga == 0]
+    norms = {split: first_step(spec, model_factory, tokenizer, pairs, *split)[1] for split in splits}
+    base = norms[splits[0]]
+    worst = max(norms, key=lambda k: abs(norms[k] / base - 1))
+    ratio = norms[worst] / base
+    detail = ", ".join(f"bs{b}/ga{g} {n:.4g}" for (b, g), n in norms.items())
+    if abs(ratio - 1) <= GA_TOLERANCE:
+        return Check("gradient accumulation", "pass", f"same gradient for every split of batch {effective_batch}: {detail}")
+    return Check("gradient accumulation", "fail",
+                 f"bs{worst[0]}/ga{worst[1]} gives x{ratio:.2f} the gradient norm of bs{splits[0][0]}/ga1 ({detail}); "
+                 f"loss scaling under gradient accumulation is wrong (training.loss_normalization="
+                 f"{spec.training.loss_normalization})")
+
+
+def check_pad_token(tokenizer) -> Check:
+    if tokenizer.pad_token_id is None:
+        return Check("pad token", "fail", "the tokenizer has no pad token")
+    if tokenizer.pad_token_id != tokenizer.eos_token_id:
+        return Check("pad token", "pass", f"pad {tokenizer.pad_token!r} is distinct from EOS {tokenizer.eos_token!r}")
+    return Check("pad token", "warn", "pad = EOS; handled: padded label positions are -100 and every summary ends in "
+                                      "an explicit EOS label, so EOS is still learned")
+
+
+def check_padding_side(tokenizer) -> Check:
+    side = tokenizer.padding_side
+    return Check("padding side", "pass" if side == "right" else "fail",
+                 f"training pads on the {side}" + ("; generation pads causal prompts on the left" if side == "right" else
+                                                   " (labels would be misaligned with a right-shifted loss)"))
+
+
+def check_chat_template(spec: ModelSpec, tokenizer) -> Check:
+    if spec.kind != "causal":
+        return Check("chat template", "pass", "not needed (seq2seq)")
+    if getattr(tokenizer, "chat_template", None):
+        return Check("chat template", "pass", "present; prompts use it")
+    return Check("chat template", "warn", "none; the YAML's plain `prompt` template is used")
+
+
+def check_truncation(spec: ModelSpec, tokenizer, pairs) -> Check:
+    from sumbench.features import Featurizer
+
+    feat = Featurizer(tokenizer, spec.kind, spec.lengths.source, spec.lengths.target, spec.prompt)
+    for d, s in pairs:
+        feat.train_example(d, s)
+    t = feat.truncation
+    worst = max(t.source_rate, t.target_rate)
+    status = "pass" if worst <= TRUNCATION_WARN else "warn"
+    return Check("truncation", status, f"{t.source_rate:.1%} of dialogues cut at lengths.source={spec.lengths.source}, "
+                                       f"{t.target_rate:.1%} of summaries at lengths.target={spec.lengths.target} "
+                                       f"({t.examples} examples)")
+
+
+def check_dtype(spec: ModelSpec, *, cuda_available: bool, bf16_supported: bool) -> Check:
+    from sumbench.models import resolve_dtype
+
+    dtype = resolve_dtype(spec.dtype, cuda_available=cuda_available, bf16_supported=bf16_supported)
+    name = str(dtype).removeprefix("torch.")
+    device = "cuda" if cuda_available else "cpu"
+    if name == "float16" and not cuda_available:
+        return Check("dtype", "fail", f"dtype {spec.dtype} -> float16 on cpu: mixed-precision fp16 needs a GPU")
+    if name == "bfloat16" and cuda_available and not bf16_supported:
+        return Check("dtype", "fail", f"dtype {spec.dtype} -> bfloat16, which this GPU does not support")
+    if name == "bfloat16" and not cuda_available:
+        return Check("dtype", "warn", "bfloat16 on cpu works but is slow; float32 is faster here")
+    return Check("dtype", "pass", f"dtype {spec.dtype} -> {name} on {device}")
+
+
+def run_doctor(spec: ModelSpec, data_csv: str | None = None) -> list[Check]:
+    """All checks for one model, on ``data_csv`` (default: a synthetic corpus)."""
+    import torch
+
+    from sumbench.data.corpus import load_csv
+    from sumbench.data.synth import synthesize
+
+    examples = load_csv(data_csv)[:DOCTOR_EXAMPLES] if data_csv else synthesize(DOCTOR_EXAMPLES, seed=11)
+    pairs = [(e.dialogue, e.summary) for e in examples]
+    model_factory, tokenizer = model_source(spec, pairs)
+    cuda = torch.cuda.is_available()
+    return [
+        check_grad_accum(spec, model_factory, tokenizer, pairs),
+        check_pad_token(tokenizer),
+        check_padding_side(tokenizer),
+        check_chat_template(spec, tokenizer),
+        check_truncation(spec, tokenizer, pairs),
+        check_dtype(spec, cuda_available=cuda, bf16_supported=cuda and torch.cuda.is_bf16_supported()),
+    ]
+
+
+def model_source(spec: ModelSpec, pairs):
+    """(factory of fresh models, tokenizer): a tiny twin built from config, or the pretrained weights."""
+    from sumbench.models import apply_finetune, build_tiny, prepare_tokenizer
+    from sumbench.tokenizer import cached_tokenizer
+    from sumbench.train import load_for_training
+
+    if spec.is_tiny:
+        tokenizer = prepare_tokenizer(cached_tokenizer([d + "\n" + s for d, s in pairs], spec.tiny.vocab_size), spec)
+        return (lambda: apply_finetune(build_tiny(spec, tokenizer), spec)), tokenizer
+    loaded = [load_for_training(spec)]  # the first check reuses this copy; later ones load fresh weights
+    return (lambda: (loaded.pop() if loaded else load_for_training(spec))[0]), loaded[0][1]
+
+
+def render(checks: Sequence[Check], model: str) -> str:
+    width = max(len(c.name) for c in checks)
+    lines = [f"sumbench doctor: {model}", f"{'check':<{width}}  status  detail"]
+    lines += [f"{c.name:<{width}}  {c.status.upper():<6}  {c.detail}" for c in checks]
+    failed = [c.name for c in checks if c.status == "fail"]
+    lines.append(f"FAILED: {', '.join(failed)}" if failed else "all checks passed")
+    return "\n".join(lines)
