@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import shutil
 import statistics
@@ -89,6 +90,18 @@ def test_quick_test_runs_end_to_end_and_learns(repo_copy):
     for model in rouge1:
         assert f"## {model}" in summary
         assert re.search(r"\| none \| all \| 8 \| 1 \| 8 \|", summary)
+    assert "## Recommendation" in summary and "## Diagnostics" in summary
+    for model in rouge1:
+        assert re.search(rf"- \*\*{re.escape(model)}\*\*: \*\*bs\d+/ga\d+\*\* — [\d.]+ samples/s", summary), model
+    for name in ("throughput_vs_effective_batch", "memory_vs_batch", "rouge_vs_throughput", "grad_norm_traces"):
+        png = results / "plots" / f"{name}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"](plots/{name}.png)" in summary
+    assert min(float(r["padding_efficiency"]) for r in rows) >= 0.85
+    cells = results / "runs" / "tiny-bart" / "aug-none_cap-all"
+    diff = subprocess.run(["sumbench", "diff", str(cells / "bs4_ga1" / "fold0"), str(cells / "bs8_ga2" / "fold0")],
+                          capture_output=True, text=True, check=True).stdout
+    assert "| batch_size | 4 | 8 |" in diff and "| samples/s |" in diff
+    for model in rouge1:
         for fold in (0, 1):
             first = {}
             for cell in ("bs8_ga1", "bs4_ga2"):
@@ -97,3 +110,33 @@ def test_quick_test_runs_end_to_end_and_learns(repo_copy):
             for key in ("loss", "grad_norm"):
                 a, b = first["bs8_ga1"][key], first["bs4_ga2"][key]
                 assert abs(a - b) <= 0.10 * abs(b), f"{model} fold{fold} {key}: {a} vs {b}"
+
+
+SMALL_GRID = """
+grids:
+  small:
+    models: [tiny-bart]
+    batch_sizes: [4, 8]
+    grad_accum: [1]
+    k_folds: 1
+    max_steps: 3
+    max_eval_samples: 4
+    timing_warmup_steps: 1
+    data: {synth: {n: 40, dev_n: 8, seed: 0}}
+"""
+
+
+@pytest.mark.slow
+def test_an_oom_cell_is_reported_while_the_other_cells_complete(repo_copy):
+    model_yaml = repo_copy / "configs" / "models" / "tiny-bart.yaml"
+    model_yaml.write_text(model_yaml.read_text(encoding="utf-8").replace("warmstart_steps: 300", "warmstart_steps: 2"),
+                          encoding="utf-8")
+    (repo_copy / "small.yaml").write_text(SMALL_GRID, encoding="utf-8")
+    env = {**os.environ, "SUMBENCH_FAULT": "oom@tiny-bart/bs8_ga1"}
+    proc = subprocess.run(["snakemake", "results/small/summary.md", "--configfile", "small.yaml"], cwd=repo_copy,
+                          env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = (repo_copy / "results" / "small" / "summary.md").read_text(encoding="utf-8")
+    assert "| none | all | 8 | 1 | 8 |" in summary and "1/1 oom |" in summary
+    assert "| none | all | 4 | 1 | 4 |" in summary and "1/1 ok |" in summary
+    assert "bs8/ga1 fold 0: **OOM** OutOfMemoryError: CUDA out of memory (injected" in summary
