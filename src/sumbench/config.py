@@ -75,6 +75,9 @@ class TrainingSpec:
     gradient_checkpointing: bool = False  # always non-reentrant (use_reentrant=False)
     seed: int = 42
     loss_normalization: str = "step_tokens"
+    early_stopping_patience: int | None = None  # evaluations without improvement before stopping
+    early_stopping_threshold: float = 0.0
+    eval_steps: int = 50
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ def first_step(spec: ModelSpec, model_factory, tokenizer, pairs: Sequence[tuple[
     torch.manual_seed(spec.training.seed)
     model = model_factory()
     set_dropout(model, 0.0)
-    feat = Featurizer(tokenizer, spec.kind, spec.lengths.source, spec.lengths.target, spec.prompt)
+    feat = Featurizer.for_spec(tokenizer, spec)
     features = [feat.train_example(d, s) for d, s in pairs]
     m = TrainMeasurement()
     with tempfile.TemporaryDirectory() as tmp:
@@ -80,17 +80,26 @@ def check_padding_side(tokenizer) -> Check:
 
 
 def check_chat_template(spec: ModelSpec, tokenizer) -> Check:
+    from sumbench.errors import ConfigError
+    from sumbench.features import uses_chat_template
+
     if spec.kind != "causal":
         return Check("chat template", "pass", "not needed (seq2seq)")
-    if getattr(tokenizer, "chat_template", None):
+    try:
+        used = uses_chat_template(tokenizer, spec.prompt_format)
+    except ConfigError as exc:
+        return Check("chat template", "fail", str(exc))
+    if used:
         return Check("chat template", "pass", "present; prompts use it")
+    if getattr(tokenizer, "chat_template", None):
+        return Check("chat template", "pass", "present, but prompt_format: plain uses the YAML's `prompt` template")
     return Check("chat template", "warn", "none; the YAML's plain `prompt` template is used")
 
 
 def check_truncation(spec: ModelSpec, tokenizer, pairs) -> Check:
     from sumbench.features import Featurizer
 
-    feat = Featurizer(tokenizer, spec.kind, spec.lengths.source, spec.lengths.target, spec.prompt)
+    feat = Featurizer.for_spec(tokenizer, spec)
     for d, s in pairs:
         feat.train_example(d, s)
     t = feat.truncation
@@ -102,18 +111,18 @@ def check_truncation(spec: ModelSpec, tokenizer, pairs) -> Check:
 
 
 def check_dtype(spec: ModelSpec, *, cuda_available: bool, bf16_supported: bool) -> Check:
-    from sumbench.models import resolve_dtype
+    from sumbench.errors import ConfigError
+    from sumbench.models import resolve_precision
 
-    dtype = resolve_dtype(spec.dtype, cuda_available=cuda_available, bf16_supported=bf16_supported)
-    name = str(dtype).removeprefix("torch.")
     device = "cuda" if cuda_available else "cpu"
-    if name == "float16" and not cuda_available:
-        return Check("dtype", "fail", f"dtype {spec.dtype} -> float16 on cpu: mixed-precision fp16 needs a GPU")
-    if name == "bfloat16" and cuda_available and not bf16_supported:
-        return Check("dtype", "fail", f"dtype {spec.dtype} -> bfloat16, which this GPU does not support")
+    try:
+        precision = resolve_precision(spec, cuda_available=cuda_available, bf16_supported=bf16_supported)
+    except ConfigError as exc:
+        return Check("dtype", "fail", str(exc).split(": ", 1)[-1])
+    name = str(precision.compute).removeprefix("torch.")
     if name == "bfloat16" and not cuda_available:
         return Check("dtype", "warn", "bfloat16 on cpu works but is slow; float32 is faster here")
-    return Check("dtype", "pass", f"dtype {spec.dtype} -> {name} on {device}")
+    return Check("dtype", "pass", f"dtype {spec.dtype} -> {name} compute on {device}")
 
 
 def run_doctor(spec: ModelSpec, data_csv: str | None = None) -> list[Check]:

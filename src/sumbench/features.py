@@ -1,16 +1,23 @@
 """Examples -> token ids for training and generation, with truncation accounting.
 
 seq2seq: encoder input ``<s> dialogue </s>``; labels ``summary </s>``.
-causal:  ``<s>? prompt(dialogue) summary </s>``; labels are -100 over the prompt, so the loss is on the
-summary only. Dialogues are truncated *inside* the prompt, so the instruction and the summary survive.
-Padding is left to the collator (dynamic padding per batch).
+causal:  ``prompt(dialogue) summary EOS``; labels are -100 over the prompt, so the loss is on the summary
+and its EOS only. The prompt is the tokenizer's chat template when it has one (one user message holding the
+instruction and the dialogue, then the template's generation prompt, e.g. ``<|im_start|>assistant``), else
+``BOS? prompt`` as plain text. Dialogues are truncated *inside* the prompt, so the instruction, the template's
+tags and the summary survive. Padding is left to the collator (dynamic padding per batch, on the right);
+generation pads on the left.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
+
+from sumbench.errors import ConfigError
 
 IGNORE = -100
+DIALOGUE_MARK = "\u2063SUMBENCH_DIALOGUE\u2063"  # stands in for the dialogue while the chat template renders
 
 
 @dataclass
@@ -42,20 +49,58 @@ def _wrap(tokenizer, ids: list[int], budget: int) -> tuple[list[int], bool]:
     return bos + ids[:room] + eos, len(ids) > room
 
 
+def uses_chat_template(tokenizer, prompt_format: str = "auto") -> bool:
+    """``auto``: the tokenizer's chat template when it has one; ``chat`` insists on it; ``plain`` never."""
+    has = bool(getattr(tokenizer, "chat_template", None))
+    if prompt_format == "chat" and not has:
+        raise ConfigError("key 'prompt_format' is chat but the tokenizer has no chat template (use auto or plain)")
+    return has and prompt_format != "plain"
+
+
+def chat_prompt_parts(tokenizer, prompt: str, chat_template_kwargs: dict[str, Any] | None = None) -> tuple[str, str]:
+    """The chat template rendered around the dialogue: (text before it, text after it, up to the summary)."""
+    content = prompt.replace("{dialogue}", DIALOGUE_MARK)
+    text = tokenizer.apply_chat_template([{"role": "user", "content": content}], tokenize=False,
+                                         add_generation_prompt=True, **(chat_template_kwargs or {}))
+    if text.count(DIALOGUE_MARK) != 1:
+        raise ConfigError("the chat template does not keep the user message verbatim; set prompt_format: plain")
+    head, _, tail = text.partition(DIALOGUE_MARK)
+    return head, tail
+
+
 class Featurizer:
-    def __init__(self, tokenizer, kind: str, source_len: int, target_len: int, prompt: str):
+    def __init__(self, tokenizer, kind: str, source_len: int, target_len: int, prompt: str, *,
+                 prompt_format: str = "auto", chat_template_kwargs: dict[str, Any] | None = None):
         self.tokenizer, self.kind = tokenizer, kind
         self.source_len, self.target_len = source_len, target_len
-        head, _, tail = prompt.partition("{dialogue}")
+        self.chat = kind == "causal" and uses_chat_template(tokenizer, prompt_format)
+        if self.chat:  # the template brings its own BOS and role tags
+            head, tail = chat_prompt_parts(tokenizer, prompt, chat_template_kwargs)
+            self.bos: list[int] = []
+        else:
+            head, _, tail = prompt.partition("{dialogue}")
+            self.bos = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
         self.prompt_head, self.prompt_tail = _ids(tokenizer, head), _ids(tokenizer, tail)
+        self.room = source_len - len(self.bos) - len(self.prompt_head) - len(self.prompt_tail)  # dialogue tokens
+        if kind == "causal" and self.room < 1:
+            raise ConfigError(f"key 'lengths.source' ({source_len} tokens) leaves no room for the dialogue: the "
+                              f"prompt alone takes {source_len - self.room}")
         self.truncation = Truncation()
+
+    @classmethod
+    def for_spec(cls, tokenizer, spec) -> Featurizer:
+        """The featurizer a :class:`~sumbench.config.ModelSpec` asks for (lengths, prompt, chat template)."""
+        try:
+            return cls(tokenizer, spec.kind, spec.lengths.source, spec.lengths.target, spec.prompt,
+                       prompt_format=spec.prompt_format, chat_template_kwargs=spec.chat_template_kwargs)
+        except ConfigError as exc:
+            raise ConfigError(f"{spec.source_file}: {exc}") from None
 
     def _prompt(self, dialogue: str) -> tuple[list[int], bool]:
         """Causal prompt ids: BOS? + head + dialogue (truncated to fit ``source_len``) + tail."""
-        bos = [self.tokenizer.bos_token_id] if self.tokenizer.bos_token_id is not None else []
-        room = self.source_len - len(bos) - len(self.prompt_head) - len(self.prompt_tail)
         dialogue_ids = _ids(self.tokenizer, dialogue)
-        return bos + self.prompt_head + dialogue_ids[:room] + self.prompt_tail, len(dialogue_ids) > room
+        return (self.bos + self.prompt_head + dialogue_ids[: self.room] + self.prompt_tail,
+                len(dialogue_ids) > self.room)
 
     def source(self, dialogue: str) -> tuple[list[int], bool]:
         if self.kind == "causal":

@@ -5,10 +5,22 @@ Two sources, one code path after loading:
 - a tiny twin -> the architecture's config class with ``spec.tiny.config``, random init, and a tokenizer
   trained on the corpus. The warm start saves it with ``save_pretrained``, and the grid then loads it
   through the ``pretrained`` path like any hub model.
+
+On that path the YAML's fine-tuning settings apply, in the names of transformers / peft / bitsandbytes:
+``dtype`` (resolved per device by :func:`resolve_precision`), ``attn_implementation``, ``quantization``
+(a ``BitsAndBytesConfig``; 4-bit + LoRA = QLoRA via ``prepare_model_for_kbit_training``) and ``lora``
+(checked against the model's own linear modules and layer count). Every trainable parameter is fp32.
+GPU-only decisions take ``cuda_available`` / ``bf16_supported`` booleans so that tests reach them on a CPU.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import logging
+import os
+import re
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +30,28 @@ from sumbench.errors import ConfigError
 CONFIG_CLASSES = {"bart": "BartConfig", "llama": "LlamaConfig", "qwen3": "Qwen3Config", "gpt_neox": "GPTNeoXConfig"}
 DROPOUT_KEYS = ("dropout", "attention_dropout", "activation_dropout", "hidden_dropout", "attention_probs_dropout_prob",
                 "classifier_dropout")
+# Existing vocabulary entries that can serve as a pad token distinct from EOS (before adding a new one).
+PAD_CANDIDATES = ("<pad>", "<|pad|>", "<|finetune_right_pad_id|>", "<|endoftext|>", "[PAD]")
+NEW_PAD_TOKEN = "<|sumbench_pad|>"
+# bitsandbytes logs at import, on CPUs with AVX512-BF16, that its optional packed-weight inference kernel is
+# missing. sumbench never uses that path (see disable_cpu_weight_packing), so the line is noise in every log.
+logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
 
 
+def module_available(name: str) -> bool:
+    """Whether ``import name`` would work (a seam: tests fake missing or present packages)."""
+    return importlib.util.find_spec(name) is not None
+
+
+def cuda_state() -> tuple[bool, bool]:
+    """(CUDA available, bf16 supported on it)."""
+    import torch
+
+    cuda = torch.cuda.is_available()
+    return cuda, cuda and torch.cuda.is_bf16_supported()
+
+
+# ----------------------------------------------------------------------------------------- precision
 def resolve_dtype(name: str, *, cuda_available: bool, bf16_supported: bool):
     """``auto`` = bf16 where the device supports it, else fp16 on CUDA, else fp32."""
     import torch
@@ -31,11 +63,120 @@ def resolve_dtype(name: str, *, cuda_available: bool, bf16_supported: bool):
     return getattr(torch, name)
 
 
-def device_dtype(spec: ModelSpec):
+@dataclass(frozen=True)
+class Precision:
+    """How one model is loaded and trained.
+
+    ``compute``: the autocast / matmul dtype (the Trainer's bf16 / fp16 flag follows it; fp16 on CUDA brings
+    the GradScaler). ``weights``: the dtype ``from_pretrained`` loads non-quantized weights in: fp32 master
+    weights for full fine-tuning, the compute dtype for a frozen LoRA base. Trainable parameters are always
+    fp32 (see :func:`apply_finetune`), so the GradScaler never meets fp16 gradients.
+    ``quant_compute``: ``bnb_4bit_compute_dtype`` (None without quantization).
+    """
+
+    compute: Any
+    weights: Any
+    quant_compute: Any = None
+
+    @property
+    def bf16(self) -> bool:
+        import torch
+
+        return self.compute == torch.bfloat16
+
+    @property
+    def fp16(self) -> bool:
+        import torch
+
+        return self.compute == torch.float16
+
+
+def resolve_precision(spec: ModelSpec, *, cuda_available: bool, bf16_supported: bool) -> Precision:
+    """The :class:`Precision` of ``spec`` on a device (booleans, so GPU cases are testable on a CPU)."""
     import torch
 
-    cuda = torch.cuda.is_available()
-    return resolve_dtype(spec.dtype, cuda_available=cuda, bf16_supported=cuda and torch.cuda.is_bf16_supported())
+    where = spec.source_file
+    if spec.dtype == "float16" and not cuda_available:
+        raise ConfigError(f"{where}: key 'dtype': float16 needs a CUDA device (fp16 training relies on loss "
+                          f"scaling); use bfloat16, float32 or auto on a CPU")
+    if spec.dtype == "bfloat16" and cuda_available and not bf16_supported:
+        raise ConfigError(f"{where}: key 'dtype': this GPU does not support bfloat16; use auto (fp16 with loss "
+                          f"scaling) or float32")
+    compute = resolve_dtype(spec.dtype, cuda_available=cuda_available, bf16_supported=bf16_supported)
+    weights = torch.float32 if spec.finetune == "full" else compute
+    quant = None
+    if spec.quantization.enabled:
+        q = spec.quantization.compute_dtype
+        quant = compute if q == "auto" else getattr(torch, q)
+    return Precision(compute=compute, weights=weights, quant_compute=quant)
+
+
+def device_precision(spec: ModelSpec) -> Precision:
+    cuda, bf16 = cuda_state()
+    return resolve_precision(spec, cuda_available=cuda, bf16_supported=bf16)
+
+
+def device_dtype(spec: ModelSpec):
+    """The compute dtype of ``spec`` on this machine."""
+    return device_precision(spec).compute
+
+
+# ----------------------------------------------------------------------------------------- attention
+def resolve_attn_implementation(spec: ModelSpec, *, cuda_available: bool, flash_attn_available: bool) -> str:
+    """``sdpa`` by default; ``flash_attention_2`` only with CUDA and the flash-attn package.
+
+    Asked for on a CPU: a ConfigError. On a GPU without the package: sdpa, with one warning.
+    """
+    requested = spec.attn_implementation
+    if requested != "flash_attention_2":
+        return requested
+    if not cuda_available:
+        raise ConfigError(f"{spec.source_file}: key 'attn_implementation': flash_attention_2 needs a CUDA GPU; "
+                          f"use sdpa on a CPU")
+    if not flash_attn_available:
+        warnings.warn(f"{spec.name}: attn_implementation flash_attention_2 asked for but the flash-attn package is "
+                      f"not installed; using sdpa", stacklevel=2)
+        return "sdpa"
+    return requested
+
+
+# ------------------------------------------------------------------------------------- quantization
+def quantization_config(spec: ModelSpec, precision: Precision):
+    """A transformers ``BitsAndBytesConfig`` for ``spec.quantization`` (None when off)."""
+    q = spec.quantization
+    if not q.enabled:
+        return None
+    if not module_available("bitsandbytes"):
+        which = "load_in_4bit" if q.load_in_4bit else "load_in_8bit"
+        raise ConfigError(f"{spec.source_file}: key 'quantization.{which}' needs the bitsandbytes package "
+                          f"(pip install bitsandbytes)")
+    from transformers import BitsAndBytesConfig
+
+    if q.load_in_8bit:
+        return BitsAndBytesConfig(load_in_8bit=True)
+    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type=q.quant_type,
+                              bnb_4bit_use_double_quant=q.double_quant,
+                              bnb_4bit_compute_dtype=precision.quant_compute)
+
+
+def disable_cpu_weight_packing(model) -> int:
+    """Stop bitsandbytes repacking 4-bit weights for CPU inference (DESIGN.md §4); returns layers touched.
+
+    On a CPU with AVX512-BF16, a ``Linear4bit`` forward in eval mode without grad repacks its weight into
+    a bf16-kernel layout, and the backward of every later training step then returns no gradient through
+    it: LoRA stops learning after the first evaluation or generation, silently.
+    """
+    n = 0
+    for module in model.modules():
+        if hasattr(module, "support_avx512bf16_for_cpu"):
+            module.support_avx512bf16_for_cpu = False
+            n += 1
+    return n
+
+
+def is_quantized(model) -> bool:
+    return bool(getattr(model, "is_loaded_in_4bit", False) or getattr(model, "is_loaded_in_8bit", False)
+                or getattr(model, "is_quantized", False))
 
 
 def _auto_class(spec: ModelSpec):
@@ -71,7 +212,11 @@ def _missing_weights(spec: ModelSpec, where: str, exc: Exception) -> ConfigError
 
 
 def load_pretrained(spec: ModelSpec, path: str | None = None) -> tuple[Any, Any]:
-    """``from_pretrained`` for the model and tokenizer at ``path`` (default ``spec.pretrained``)."""
+    """``from_pretrained`` for the model and tokenizer at ``path`` (default ``spec.pretrained``).
+
+    Dtype, attention kernel and quantization follow the YAML (resolved for this device). Tiny twins come
+    through here too: the warm start saved them in fp32, and 4-bit is applied while loading, as for a hub model.
+    """
     from transformers import AutoTokenizer
 
     where = path or spec.pretrained
@@ -81,25 +226,53 @@ def load_pretrained(spec: ModelSpec, path: str | None = None) -> tuple[Any, Any]
     local = Path(where).expanduser()
     if where.startswith((".", "/", "~")) and not local.is_dir():
         raise ConfigError(f"model {spec.name!r}: pretrained directory {where} does not exist")
-    kwargs = dict(trust_remote_code=spec.trust_remote_code)
+    cuda, bf16 = cuda_state()
+    precision = resolve_precision(spec, cuda_available=cuda, bf16_supported=bf16)
+    check_optimizer(spec)
+    kwargs: dict[str, Any] = {"trust_remote_code": spec.trust_remote_code}
+    model_kwargs: dict[str, Any] = {
+        "dtype": precision.weights,
+        "attn_implementation": resolve_attn_implementation(spec, cuda_available=cuda,
+                                                           flash_attn_available=module_available("flash_attn"))}
+    quant = quantization_config(spec, precision)
+    if quant is not None:  # bitsandbytes places the weights itself: this process's GPU, or the CPU
+        model_kwargs.update(quantization_config=quant,
+                            device_map={"": int(os.environ.get("LOCAL_RANK", "0"))} if cuda else "cpu")
     try:
         tokenizer = AutoTokenizer.from_pretrained(where, **kwargs)
-        model = _auto_class(spec).from_pretrained(where, dtype=device_dtype(spec), **kwargs)
+        model = _auto_class(spec).from_pretrained(where, **model_kwargs, **kwargs)
     except (OSError, ValueError) as exc:
         raise _missing_weights(spec, where, exc) from None
     if model.config.model_type != spec.architecture:
         raise ConfigError(f"{spec.source_file}: architecture is {spec.architecture!r} but {where} holds a "
                           f"{model.config.model_type!r} model")
+    disable_cpu_weight_packing(model)
     return model, prepare_tokenizer(tokenizer, spec)
 
 
+def check_optimizer(spec: ModelSpec) -> None:
+    if spec.training.optim.endswith("8bit") and not module_available("bitsandbytes"):
+        raise ConfigError(f"{spec.source_file}: key 'training.optim': {spec.training.optim} needs the bitsandbytes "
+                          f"package (pip install bitsandbytes)")
+
+
 def prepare_tokenizer(tokenizer, spec: ModelSpec):
-    """Give causal tokenizers a pad token distinct from EOS where they lack one; pad on the right for training."""
-    if tokenizer.pad_token is None:
-        if tokenizer.unk_token is not None and tokenizer.unk_token != tokenizer.eos_token:
-            tokenizer.pad_token = tokenizer.unk_token
+    """A pad token distinct from EOS, right padding for training.
+
+    A tokenizer without a pad token, or whose pad is its EOS, gets its UNK or an existing pad-like token
+    as pad, else a new ``<|sumbench_pad|>`` (the caller then resizes the embeddings). Labels are -100 at pad
+    positions anyway, so the distinction matters for the EOS at the end of each summary: it stays a target.
+    Generation pads on the left by hand (:func:`sumbench.train.generate`).
+    """
+    if tokenizer.pad_token is None or tokenizer.pad_token_id == tokenizer.eos_token_id:
+        vocab = tokenizer.get_vocab()
+        candidates = [tokenizer.unk_token, *PAD_CANDIDATES]
+        choice = next((t for t in candidates if t is not None and t in vocab and t != tokenizer.eos_token
+                       and vocab[t] != tokenizer.eos_token_id and t != tokenizer.bos_token), None)
+        if choice is not None:
+            tokenizer.pad_token = choice
         else:
-            tokenizer.add_special_tokens({"pad_token": "<|sumbench_pad|>"})
+            tokenizer.add_special_tokens({"pad_token": NEW_PAD_TOKEN})
     tokenizer.padding_side = "right"
     return tokenizer
 
@@ -122,29 +295,170 @@ def set_dropout(model, value: float | None) -> None:
                 setattr(module, attr, value)
 
 
+# --------------------------------------------------------------------------------------------- LoRA
+def linear_modules(model) -> dict[str, Any]:
+    """Qualified name -> module of every linear layer except the output head (what "all-linear" adapts)."""
+    import torch
+
+    head = model.get_output_embeddings()
+    return {name: module for name, module in model.named_modules()
+            if isinstance(module, torch.nn.Linear) and module is not head}
+
+
+def num_layers(model) -> int:
+    config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    return int(config.num_hidden_layers)
+
+
+def resolve_layers(spec: ModelSpec, n_layers: int) -> list[int] | None:
+    """``lora.layers_to_transform`` with negative indices counted from the end; out of range is an error."""
+    layers = spec.lora.layers_to_transform
+    if layers is None:
+        return None
+    out = []
+    for i in layers:
+        j = i + n_layers if i < 0 else i
+        if not 0 <= j < n_layers:
+            raise ConfigError(f"{spec.source_file}: key 'lora.layers_to_transform': layer {i} is out of range for "
+                              f"a model with {n_layers} layers (use 0..{n_layers - 1} or -{n_layers}..-1)")
+        out.append(j)
+    return sorted(set(out))
+
+
+def _matches(name: str, key: str) -> bool:
+    return name == key or name.endswith("." + key)
+
+
+def lora_targets(model, spec: ModelSpec) -> str | list[str]:
+    """``lora.target_modules`` checked against the model: every name must be one of its linear modules."""
+    linear = linear_modules(model)
+    leaves = sorted({name.rsplit(".", 1)[-1] for name in linear})
+    targets = spec.lora.target_modules
+    if targets == "all-linear":
+        # peft refuses layers_to_transform with a string target; the explicit list means the same modules
+        return leaves if spec.lora.layers_to_transform is not None else "all-linear"
+    if isinstance(targets, str):
+        raise ConfigError(f"{spec.source_file}: key 'lora.target_modules': {targets!r} is neither 'all-linear' nor "
+                          f"a list; this model's linear modules are: {', '.join(leaves)}")
+    missing = [t for t in targets if not any(_matches(name, t) for name in linear)]
+    if missing:
+        raise ConfigError(f"{spec.source_file}: key 'lora.target_modules': {', '.join(map(repr, missing))} "
+                          f"{'is not a linear module' if len(missing) == 1 else 'are not linear modules'} of this "
+                          f"{spec.architecture} model; its linear modules are: {', '.join(leaves)}")
+    return list(targets)
+
+
+def _check_modules_to_save(model, spec: ModelSpec) -> list[str] | None:
+    names = spec.lora.modules_to_save
+    if not names:
+        return None
+    all_names = [n for n, _ in model.named_modules() if n]
+    missing = [t for t in names if not any(_matches(n, t) for n in all_names)]
+    if missing:
+        tops = sorted({n.rsplit(".", 1)[-1] for n in all_names if not re.search(r"\.\d+(\.|$)", n)})
+        raise ConfigError(f"{spec.source_file}: key 'lora.modules_to_save': {', '.join(map(repr, missing))} not in "
+                          f"the model; modules outside the layer stack: {', '.join(tops)}")
+    return list(names)
+
+
 def apply_finetune(model, spec: ModelSpec):
-    """Full fine-tuning leaves the model as is; ``lora`` wraps it with peft adapters."""
+    """Full fine-tuning leaves the model as is; ``lora`` wraps it with peft adapters (QLoRA on a quantized base).
+
+    A quantized base goes through ``prepare_model_for_kbit_training`` first (norms and embeddings to fp32,
+    input grads for checkpointing, non-reentrant checkpointing when the YAML asks for it). Every trainable
+    parameter ends up fp32 whatever the base dtype: adapters, ``modules_to_save`` copies and biases.
+    """
     if spec.finetune == "full":
         return model
-    from peft import LoraConfig, TaskType, get_peft_model
+    import torch
+    from peft import (
+        LoraConfig,
+        TaskType,
+        get_peft_model,
+        prepare_model_for_kbit_training,
+    )
 
     lora = spec.lora
-    targets = lora.target_modules if isinstance(lora.target_modules, str) else list(lora.target_modules)
+    targets = lora_targets(model, spec)
+    layers = resolve_layers(spec, num_layers(model))
+    to_save = _check_modules_to_save(model, spec)
+    if is_quantized(model):
+        model = prepare_model_for_kbit_training(
+            model, use_gradient_checkpointing=spec.training.gradient_checkpointing,
+            gradient_checkpointing_kwargs={"use_reentrant": False})
     config = LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=targets,
+                        layers_to_transform=layers, modules_to_save=to_save, bias=lora.bias,
                         task_type=TaskType.SEQ_2_SEQ_LM if spec.kind == "seq2seq" else TaskType.CAUSAL_LM)
     try:
-        return get_peft_model(model, config)
+        model = get_peft_model(model, config, autocast_adapter_dtype=True)
     except ValueError as exc:
-        raise ConfigError(f"{spec.source_file}: key 'lora.target_modules': {exc}".splitlines()[0]) from None
+        raise ConfigError(f"{spec.source_file}: key 'lora': {exc}".splitlines()[0]) from None
+    for param in model.parameters():
+        if param.requires_grad and param.dtype != torch.float32:
+            param.data = param.data.float()
+    return model
 
 
 def precision_and_memory_args(spec: ModelSpec) -> dict[str, Any]:
-    """TrainingArguments keys for mixed precision, gradient checkpointing and the like (none yet)."""
-    return {}
+    """TrainingArguments keys for mixed precision and gradient checkpointing (resolved for this device).
+
+    bf16/fp16 follow the compute dtype (fp16 on CUDA brings the GradScaler, which the fp32 trainable
+    parameters make safe). Checkpointing is always non-reentrant: the reentrant variant drops gradients
+    when only some parameters (the adapters) require them. transformers 5.23 renamed TrainingArguments'
+    ``gradient_checkpointing[_kwargs]`` to ``activation_checkpointing[_kwargs]`` (the old names still mirror
+    them); the YAML keeps the name users know.
+    """
+    precision = device_precision(spec)
+    args: dict[str, Any] = {"bf16": precision.bf16, "fp16": precision.fp16}
+    if spec.training.gradient_checkpointing:
+        args.update(activation_checkpointing=True, activation_checkpointing_kwargs={"use_reentrant": False})
+    return args
 
 
 def count_parameters(model) -> tuple[int, int]:
-    """(trainable, total) parameter counts."""
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    total = sum(p.numel() for p in model.parameters())
+    """(trainable, total) parameter counts; a packed 4-bit weight counts its unpacked elements."""
+    trainable = total = 0
+    for p in model.parameters():
+        n = p.numel()
+        if type(p).__name__ == "Params4bit":  # two 4-bit values per byte of storage
+            n *= 2 * getattr(getattr(p, "quant_storage", None), "itemsize", 1)
+        total += n
+        trainable += n if p.requires_grad else 0
     return trainable, total
+
+
+# ---------------------------------------------------------------------------------------- generation
+def stop_token_ids(model, tokenizer) -> list[int]:
+    """The tokenizer's EOS plus the model's own end tokens (chat models end turns with e.g. ``<|eot_id|>``)."""
+    ids = [tokenizer.eos_token_id]
+    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    for i in configured if isinstance(configured, (list, tuple)) else [configured]:
+        if i is not None and i not in ids:
+            ids.append(i)
+    return [i for i in ids if i is not None]
+
+
+def generation_config(model, tokenizer, spec: ModelSpec):
+    """The model's GenerationConfig with the YAML's decoding, deterministic.
+
+    Hub models ship sampling defaults (Qwen3: do_sample with temperature 0.6); evaluation must not sample,
+    so sampling is switched off and its knobs reset. Decoder start / forced tokens of the model stay.
+    """
+    import copy
+
+    from transformers import GenerationConfig
+
+    g = spec.generation
+    config = copy.deepcopy(model.generation_config) if getattr(model, "generation_config", None) else GenerationConfig()
+    defaults = GenerationConfig()
+    config.do_sample = False
+    for key in ("temperature", "top_p", "top_k", "min_p", "typical_p"):
+        if hasattr(config, key):
+            setattr(config, key, getattr(defaults, key, None))
+    config.num_beams, config.max_new_tokens, config.max_length = g.num_beams, g.max_new_tokens, None
+    config.length_penalty, config.no_repeat_ngram_size = g.length_penalty, g.no_repeat_ngram_size
+    config.repetition_penalty = g.repetition_penalty
+    config.early_stopping = True if g.num_beams > 1 else defaults.early_stopping
+    config.pad_token_id = tokenizer.pad_token_id
+    config.eos_token_id = stop_token_ids(model, tokenizer)
+    return config
