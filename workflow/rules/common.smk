@@ -3,21 +3,35 @@ import re
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
+from snakemake.settings.types import DeploymentMethod
 
 from sumbench.config import load_model, model_files
+from sumbench.containers import check_runtime, job_launcher
 from sumbench.errors import SumbenchError
 from sumbench.grid import check_models, load_grids
+
+MODELS_DIR = config.get("models_dir", "configs/models")
 
 # One-line errors naming the file and key (same JSON schemas as `validate()`, shorter messages).
 try:
     GRIDS = load_grids(config)
-    MODEL_FILES = model_files(config.get("models_dir", "configs/models"))
+    MODEL_FILES = model_files(MODELS_DIR)
     for _grid in GRIDS.values():
         check_models(_grid, MODEL_FILES)
     SPECS = {
-        name: load_model(name, config.get("models_dir", "configs/models"))
+        name: load_model(name, MODELS_DIR)
         for name in sorted({m for g in GRIDS.values() for m in g.models})
     }
+except SumbenchError as exc:
+    raise WorkflowError(str(exc))
+
+# Where train jobs run: `runtime: host` (with --use-singularity, Apptainer) or `runtime: docker` (sumbench images run).
+# A missing Apptainer, or both container routes at once, is one line here, before any job starts.
+try:
+    RUNTIME = check_runtime(
+        config.get("runtime", "host"),
+        use_apptainer=DeploymentMethod.APPTAINER in workflow.deployment_settings.deployment_method,
+    )
 except SumbenchError as exc:
     raise WorkflowError(str(exc))
 
@@ -50,9 +64,15 @@ def base_model(w):
     return [f"results/{w.grid}/base/{w.model}"] if SPECS[w.model].is_tiny else []
 
 
+def train_set_of(w):
+    """A cell's capped and/or augmented training set (rule augment); none = the fold's own train.csv."""
+    path = GRIDS[w.grid].train_set(w.aug, w.cap, w.fold)
+    return [path] if path else []
+
+
 def train_options(w, input):
     grid = GRIDS[w.grid]
-    opts = [f"--warmup-steps {grid.timing_warmup_steps}", f"--repeats {grid.repeats}"]
+    opts = [f"--warmup-steps {grid.timing_warmup_steps}", f"--repeats {grid.repeats}", f"--models-dir {MODELS_DIR}"]
     if input.base:
         opts.append(f"--base {input.base}")
     if grid.max_steps:
@@ -61,4 +81,11 @@ def train_options(w, input):
         opts.append(f"--max-eval-samples {grid.max_eval_samples}")
     if w.cap != "all":
         opts.append(f"--max-train-samples {w.cap}")
+    if input.train_set:
+        opts.append(f"--train-csv {input.train_set}")
     return " ".join(opts)
+
+
+def launcher(w):
+    """The program a train job starts: `sumbench`, `accelerate launch` for >1 GPU, inside the image when runtime: docker."""
+    return job_launcher(SPECS[w.model], RUNTIME, models_dir=config.get("models_dir"))

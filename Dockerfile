@@ -1,0 +1,91 @@
+# The sumbench job image: each Snakemake train job runs `sumbench train ...` inside its model's image.
+# Build it through the CLI, which reads the image names from configs/models/*.yaml and adds the host's pip CA bundle
+# and local wheels (a CPU torch) to the build context under docker/extras/:
+#   sumbench images build                                   # every image the model YAMLs name, on the CUDA base
+#   sumbench images build --model tiny-bart --base-image sumbench/debian-base:bookworm   # CPU image on a local base
+# By hand:  docker build --build-arg VARIANT=causal -t sumbench/causal:0.1.0 .
+#
+# Build arguments:
+#   BASE_IMAGE     any Debian/Ubuntu image; python3 >= 3.11 with venv is installed with apt if missing.
+#                  Default: CUDA 12.8 runtime on Ubuntu 24.04 (Python 3.12) for GPU hosts.
+#   VARIANT        seq2seq = sumbench only; causal = + the [gpu] extra (bitsandbytes; flash-attn where the base has CUDA).
+#   TORCH_VERSION  the torch release (pyproject pins the same); a torch wheel in docker/extras/wheels/ wins over the index.
+#   GIT_SHA        the source's commit, recorded in every metrics.json made with this image (the CLI passes it).
+ARG BASE_IMAGE=nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04
+
+# ---- python: the base image plus a Python that can make a venv -------------------------------------------------------
+FROM ${BASE_IMAGE} AS python
+ENV DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8 PYTHONUNBUFFERED=1
+RUN if ! python3 -c 'import sys, ensurepip, venv; assert sys.version_info >= (3, 11)' 2>/dev/null; then \
+        apt-get update && apt-get install -y --no-install-recommends python3 python3-venv ca-certificates \
+        && rm -rf /var/lib/apt/lists/*; \
+    fi \
+    && python3 -c 'import sys; assert sys.version_info >= (3, 11), "sumbench needs Python >= 3.11, the base has " + sys.version'
+
+# ---- build: the venv with torch, sumbench's dependencies and sumbench (editable, so it finds workflow/ and configs/) --
+FROM python AS build
+ARG VARIANT=seq2seq
+ARG TORCH_VERSION=2.13.0
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_ROOT_USER_ACTION=ignore
+RUN python3 -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+
+# The host's CA bundle (for networks whose TLS is intercepted), else pip's own; it lives only in this stage.
+COPY docker/extras/ /tmp/extras/
+RUN [ -s /tmp/extras/ca-bundle.crt ] || cp "$(python3 -m pip._vendor.certifi)" /tmp/extras/ca-bundle.crt
+ENV PIP_CERT=/tmp/extras/ca-bundle.crt
+
+# Torch first (the largest layer). A local wheel is used when it fits this Python, a CPU (+cpu) one only on a base
+# without CUDA; otherwise torch comes from the index (PyPI's Linux x86_64 torch is the CUDA build).
+RUN set -eu; \
+    py=$(python3 -c 'import sys; print("cp%d%d" % sys.version_info[:2])'); \
+    wheel=$(ls /tmp/extras/wheels/torch-"${TORCH_VERSION}"*-"$py"-*.whl 2>/dev/null | head -n 1 || true); \
+    case "$wheel" in *+cpu*) [ ! -d /usr/local/cuda ] || wheel="" ;; esac; \
+    pip install "${wheel:-torch==${TORCH_VERSION}}"
+
+# Then the dependencies listed in pyproject.toml (cached until it changes), then the source.
+COPY pyproject.toml /opt/sumbench/
+RUN set -eu; \
+    cd /opt/sumbench; \
+    python3 -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))' \
+        > /tmp/requirements.txt; \
+    python3 -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["gpu"]))' \
+        > /tmp/requirements-gpu.txt; \
+    pip install -r /tmp/requirements.txt "torch==${TORCH_VERSION}"; \
+    case "$VARIANT" in \
+        seq2seq) ;; \
+        causal) \
+            grep -v '^flash-attn' /tmp/requirements-gpu.txt > /tmp/requirements-no-fa.txt; \
+            pip install -r /tmp/requirements-no-fa.txt; \
+            if [ ! -d /usr/local/cuda ]; then \
+                echo "sumbench: no CUDA in the base image: flash-attn skipped (models use SDPA attention)"; \
+            elif ! (pip install packaging ninja setuptools wheel \
+                    && MAX_JOBS=4 pip install --no-build-isolation "$(grep '^flash-attn' /tmp/requirements-gpu.txt)"); then \
+                if [ -x /usr/local/cuda/bin/nvcc ]; then exit 1; fi; \
+                echo "sumbench: flash-attn has no prebuilt wheel for this torch/CUDA and the base has no nvcc" \
+                     "(a -devel base compiles it): models use SDPA attention"; \
+            fi ;; \
+        *) echo "sumbench: VARIANT must be seq2seq or causal, got '$VARIANT'" >&2; exit 1 ;; \
+    esac
+COPY . /opt/sumbench/
+RUN pip install --no-deps -e /opt/sumbench && rm -rf /opt/sumbench/docker/extras /opt/sumbench/build \
+    && sumbench --help > /dev/null
+
+# ---- the job image -----------------------------------------------------------------------------------------------------
+FROM python
+ARG VARIANT=seq2seq
+ARG GIT_SHA=
+LABEL org.opencontainers.image.title="sumbench-${VARIANT}" \
+      org.opencontainers.image.description="sumbench job image: runs one grid cell (sumbench train ...)"
+COPY --from=build /opt/venv /opt/venv
+COPY --from=build /opt/sumbench /opt/sumbench
+# Caches are bind-mounted from the host at run time (sumbench images run); world-writable so any --user can use them.
+RUN useradd --create-home --shell /bin/bash sumbench \
+    && mkdir -p /cache/huggingface /cache/sumbench && chmod 1777 /cache /cache/huggingface /cache/sumbench
+ENV PATH=/opt/venv/bin:$PATH VIRTUAL_ENV=/opt/venv \
+    HF_HOME=/cache/huggingface SUMBENCH_CACHE=/cache/sumbench TOKENIZERS_PARALLELISM=false SUMBENCH_VARIANT=${VARIANT} \
+    SUMBENCH_GIT_SHA=${GIT_SHA}
+USER sumbench
+WORKDIR /home/sumbench
+ENTRYPOINT ["sumbench"]
+CMD ["--help"]
