@@ -7,7 +7,10 @@ unit-testable without Snakemake.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+import math
+import os
+import shlex
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +37,7 @@ class Grid:
     timing_warmup_steps: int = 2
     repeats: int = 1
     seed: int = 42
+    augment: dict[str, Any] = field(default_factory=dict)  # settings of the augmentation methods (sumbench.augment)
 
     def __post_init__(self) -> None:
         has_csv, has_synth = "train" in self.data or "dev" in self.data, "synth" in self.data
@@ -69,6 +73,22 @@ class Grid:
     def metrics_files(self) -> list[str]:
         return [f"{self.cell_dir(**c)}/metrics.json" for c in self.cells()]
 
+    def train_set(self, aug: str, cap: str, fold: int | str) -> str | None:
+        """The capped/augmented training CSV a cell trains on (rule `augment`); None = the fold's own train.csv."""
+        if aug == "none" and cap == "all":
+            return None
+        return f"{self.root}/data/train/aug-{aug}_cap-{cap}/fold{fold}/train.csv"
+
+    def augment_args(self, cap: str) -> str:
+        """Options of `sumbench data augment` for this grid: seed, cap and each `augment:` setting as --set."""
+        args = ["--seed", str(self.seed)] + ([] if cap == "all" else ["--max-train-samples", cap])
+        for key, value in self.augment.items():
+            items = value.items() if isinstance(value, dict) else [(None, value)]
+            for sub, v in items:
+                name = key if sub is None else f"{key}.{sub}"
+                args += ["--set", f"{name}={'null' if v is None else v}"]
+        return " ".join(shlex.quote(a) for a in args)
+
 
 def cap_label(cap: int | None) -> str:
     return "all" if cap is None else str(cap)
@@ -84,7 +104,39 @@ def load_grids(config: dict, source: str = "configs/config.yaml") -> dict[str, G
     for name, body in config["grids"].items():
         body = {k: tuple(v) if isinstance(v, list) else v for k, v in body.items()}
         grids[name] = Grid(name=name, **body)
+        check_augmentation(grids[name], source)
+        check_data_size(grids[name], source)
     return grids
+
+
+def check_augmentation(grid: Grid, source: str = "configs/config.yaml") -> None:
+    """Each `augmentation` entry names registered methods that have what they need (e.g. a model)."""
+    from sumbench.augment import AugmentSettings, check_settings
+
+    settings = AugmentSettings.from_dict(grid.augment, f"{source}: grids.{grid.name}.augment")
+    for i, spec in enumerate(grid.augmentation):
+        check_settings(spec, settings, f"{source}: grids.{grid.name}.augmentation.{i}")
+
+
+def check_data_size(grid: Grid, source: str = "configs/config.yaml") -> None:
+    """k_folds and every cap fit the training rows (synthetic `n`, or the train CSV when it exists)."""
+    if grid.synth:
+        n, where = grid.synth["n"], f"grids.{grid.name}.data.synth.n = {grid.synth['n']}"
+    elif os.path.exists(grid.data["train"]):
+        from sumbench.data.corpus import load_csv
+
+        n = len(load_csv(grid.data["train"]))
+        where = f"{grid.data['train']} has {n} rows"
+    else:
+        return  # the split rule reports a missing file
+    if grid.k_folds > n:
+        raise ConfigError(f"{source}: grids.{grid.name}.k_folds = {grid.k_folds} is more than the training rows "
+                          f"({where})")
+    smallest = n if grid.k_folds == 1 else n - math.ceil(n / grid.k_folds)
+    for i, cap in enumerate(grid.max_train_samples):
+        if cap is not None and cap > smallest:
+            raise ConfigError(f"{source}: grids.{grid.name}.max_train_samples.{i} = {cap} is more than the "
+                              f"{smallest} training examples of the smallest fold ({where}, k_folds = {grid.k_folds})")
 
 
 def check_models(grid: Grid, known: dict[str, Path], source: str = "configs/config.yaml") -> None:

@@ -93,6 +93,11 @@ class CellRecord:
     # provenance
     settings: dict[str, Any] = field(default_factory=dict)
     environment: dict[str, Any] = field(default_factory=dict)
+    # training data: originals = after the max_train_samples cap, before augmentation (sumbench.augment);
+    # data_stats = token lengths, topics, copies per method (sumbench.report_data.data_statistics)
+    original_train_examples: int | None = None
+    augmented_examples: int | None = None
+    data_stats: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.effective_batch = self.batch_size * self.grad_accum

@@ -1,4 +1,5 @@
-# Data: a synthetic corpus (offline grids) and the seeded k-fold split. Dev never enters training.
+# Data: a synthetic corpus (offline grids), the seeded k-fold split, and per-fold caps/augmentation.
+# Dev never enters training.
 
 
 # A deterministic synthetic Korean dialogue corpus for grids whose data is `synth`.
@@ -32,3 +33,22 @@ rule split_folds:
     shell:
         "sumbench data split --train {input.train} --dev {input.dev} --k {params.k} --seed {params.seed}"
         " --out {output} > {log} 2>&1"
+
+
+# One fold's training part, capped (original examples first, seeded by the grid) and augmented: the cells of every
+# batch size and grad accumulation at this (augmentation, cap, fold) train on this train.csv; augment.json says how.
+rule augment:
+    input:
+        folds="results/{grid}/data/folds",
+    output:
+        train="results/{grid}/data/train/aug-{aug}_cap-{cap}/fold{fold}/train.csv",
+        info="results/{grid}/data/train/aug-{aug}_cap-{cap}/fold{fold}/augment.json",
+    params:
+        options=lambda w: GRIDS[w.grid].augment_args(w.cap),
+        out=lambda w, output: Path(output.train).parent,
+    log:
+        "results/{grid}/logs/augment/aug-{aug}_cap-{cap}_fold{fold}.log",
+    threads: 1
+    shell:
+        "sumbench data augment --data {input.folds} --fold {wildcards.fold} --augmentation {wildcards.aug}"
+        " {params.options} --threads {threads} --out {params.out} > {log} 2>&1"

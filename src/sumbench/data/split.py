@@ -83,7 +83,10 @@ def write_folds(
     for row, ex in dev_rows:
         if ex.fname in train_names:
             raise DataError(f"{dev_csv}:{row}: fname '{ex.fname}' is also in {train_csv}; dev must never enter training")
-    folds = kfold(train, k, seed)
+    try:
+        folds = kfold(train, k, seed)
+    except SumbenchError as exc:  # name the file the count comes from
+        raise DataError(f"{train_csv}: {exc}") from None
     out = Path(out_dir)
     paths = []
     for i, (train_idx, held_idx) in enumerate(folds):
