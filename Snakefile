@@ -27,3 +27,15 @@ rule all:
 rule quick_test:
     input:
         report_of("quick_test"),
+
+
+# Augmentation and cap axes on a tiny BART: augmentation effect, learning curve, data statistics.
+rule quick_aug:
+    input:
+        report_of("quick_aug"),
+
+
+# QLoRA (4-bit, bitsandbytes on CPU) beside plain LoRA on tiny causal twins.
+rule quick_qlora:
+    input:
+        report_of("quick_qlora"),

@@ -126,3 +126,14 @@ def test_coefficient_of_variation():
     assert coefficient_of_variation([1.0]) is None
     assert coefficient_of_variation([1.0, 1.0, 1.0]) == 0.0
     assert coefficient_of_variation([0.9, 1.1]) == pytest.approx(0.1414, rel=1e-3)
+
+
+def test_excluded_time_is_left_out_of_the_next_step():
+    m = TrainMeasurement(clock=FakeClock([0.0, 0.0, 1.0, 1.0, 5.0]), memory=MemoryProbe(None))
+    m.train_begin()
+    m.step_begin()
+    m.step_end(1)
+    m.exclude(3.0)  # an evaluation between steps 1 and 2
+    m.step_begin()
+    m.step_end(2)
+    assert [r.step_time_s for r in m.rows] == pytest.approx([1.0, 1.0])

@@ -156,3 +156,15 @@ def test_injected_oom_is_a_record_and_the_job_succeeds(workspace, tmp_path, monk
     monkeypatch.setenv("SUMBENCH_FAULT", "oom@tiny-bart/bs8_ga1")  # another cell: unaffected
     train(workspace, "tiny-bart", out, "--base", str(workspace / "base" / "tiny-bart"))
     assert json.loads((out / "metrics.json").read_text(encoding="utf-8"))["status"] == "ok"
+
+
+def test_early_stopping_stops_and_eval_time_is_not_step_time(workspace, tmp_path):
+    out = tmp_path / "cell"
+    # an improvement threshold no run can meet: stop at the second evaluation (step 4 of at most 12)
+    train(workspace, "tiny-bart", out, "--base", str(workspace / "base" / "tiny-bart"), "--max-steps", "12",
+          "--set", "training.early_stopping_patience=1", "--set", "training.eval_steps=2",
+          "--set", "training.early_stopping_threshold=100")
+    steps = read_jsonl(out / "train_log.jsonl")
+    assert [s["step"] for s in steps] == [1, 2, 3, 4]
+    record = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    assert record["status"] == "ok" and record["steps"] == 4 and not (out / ".trainer").exists()

@@ -67,7 +67,7 @@ def test_full_grid_dry_run_plans_every_cell_with_its_container(repo_copy):
 
 def test_bad_config_key_fails_at_start_with_one_clear_line(repo_copy):
     cfg = repo_copy / "configs" / "config.yaml"
-    cfg.write_text(cfg.read_text(encoding="utf-8").replace("k_folds: 2", "k_fold: 2"), encoding="utf-8")
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace("k_folds: 2", "k_fold: 2", 1), encoding="utf-8")
     proc = snakemake(repo_copy, "-n", "quick_test")
     assert proc.returncode != 0
     assert "unknown key 'grids.quick_test.k_fold'" in proc.stderr + proc.stdout

@@ -28,6 +28,21 @@ def _data_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data_augment(args: argparse.Namespace) -> int:
+    from sumbench.augment import AugmentSettings, prepare_train_set
+
+    ratio = [] if args.ratio is None else [f"ratio={args.ratio}"]
+    settings = AugmentSettings.from_overrides(args.overrides + ratio, source="--ratio/--set")
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    for path in prepare_train_set(args.data, args.fold, args.augmentation, max_train_samples=args.max_train_samples,
+                                  seed=args.seed, settings=settings, out_dir=args.out):
+        print(path)
+    return 0
+
+
 def _data_split(args: argparse.Namespace) -> int:
     from sumbench.data.split import write_folds
 
@@ -83,6 +98,80 @@ def _diff(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------------ images (sumbench.containers)
+def _image_needs(models_dir: str | None, only: list[str] | None = None):
+    from sumbench.config import DEFAULT_MODELS_DIR, load_model, model_files
+    from sumbench.containers import images_needed
+
+    folder = models_dir or DEFAULT_MODELS_DIR
+    specs = [load_model(name, folder) for name in model_files(folder)]
+    unknown = sorted(set(only or ()) - {s.name for s in specs})
+    if unknown:
+        raise SumbenchError(f"unknown model {unknown[0]!r}: no {unknown[0]}.yaml under {folder}")
+    needs = images_needed(s for s in specs if s.container)
+    return [n for n in needs if not only or set(n.models) & set(only)]
+
+
+def _images_list(args: argparse.Namespace) -> int:
+    from sumbench.containers import DockerUnavailable, connect, format_table, list_rows
+
+    needs = _image_needs(args.models_dir)
+    try:
+        client = connect()
+    except DockerUnavailable:
+        print(format_table(list_rows(needs)))  # the mapping still helps; LOCAL is unknown
+        raise
+    print(format_table(list_rows(needs, client)))
+    return 0
+
+
+def _images_build(args: argparse.Namespace) -> int:
+    from sumbench.containers import build_image, connect, parse_build_args
+
+    build_args = parse_build_args(args.build_arg)
+    needs = _image_needs(args.models_dir, args.model)
+    client = connect()
+    for need in needs:
+        build_image(client, need, base_image=args.base_image, build_args=build_args,
+                    extras={} if args.no_extras else None, echo=lambda line: print(line, flush=True))
+    return 0
+
+
+def _images_run(args: argparse.Namespace) -> int:
+    import os
+    from pathlib import Path
+
+    from sumbench.config import DEFAULT_MODELS_DIR, load_model
+    from sumbench.containers import connect, host_gpu_count, plan_run, run_in_image
+
+    command = args.job[1:] if args.job[:1] == ["--"] else args.job
+    spec = load_model(args.model, args.models_dir or DEFAULT_MODELS_DIR)
+    plan = plan_run(spec, command, workdir=Path.cwd(), environ=os.environ, uid=os.getuid(), gid=os.getgid(),
+                    host_gpus=host_gpu_count(), models_dir=Path(args.models_dir or DEFAULT_MODELS_DIR))
+    return run_in_image(connect(), plan, sys.stdout.buffer)
+
+
+def _add_images_parser(sub) -> None:
+    images = sub.add_parser("images", help="the per-model Docker images: list, build, run a job inside one")
+    isub = images.add_subparsers(dest="images_command", required=True)
+    ls = isub.add_parser("list", help="which model needs which image, and whether it is built here")
+    ls.add_argument("--models-dir", default=None, help="folder of model YAMLs (default: configs/models)")
+    ls.set_defaults(func=_images_list)
+    b = isub.add_parser("build", help="build and tag the images the model YAMLs name (docker SDK, output shown)")
+    b.add_argument("--model", action="append", default=None, help="only this model's image (repeatable)")
+    b.add_argument("--base-image", default=None, help="the Dockerfile's BASE_IMAGE (default: a CUDA runtime base)")
+    b.add_argument("--build-arg", action="append", default=[], metavar="KEY=VALUE", help="a Dockerfile ARG (repeatable)")
+    b.add_argument("--no-extras", action="store_true",
+                   help="leave pip's CA bundle and local torch wheels out of the build context")
+    b.add_argument("--models-dir", default=None)
+    b.set_defaults(func=_images_build)
+    r = isub.add_parser("run", help="run a job command inside a model's image (the workflow's runtime: docker)")
+    r.add_argument("--model", required=True, help="the model whose image to use (configs/models/<name>.yaml)")
+    r.add_argument("--models-dir", default=None)
+    r.add_argument("job", nargs=argparse.REMAINDER, help="-- COMMAND... e.g. -- sumbench train --model tiny-bart ...")
+    r.set_defaults(func=_images_run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sumbench", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -105,6 +194,18 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--out", required=True)
     sp.set_defaults(func=_data_split)
+    a = data.add_parser("augment", help="cap then augment one fold's training part -> train.csv + augment.json")
+    a.add_argument("--data", required=True, help="folder written by `sumbench data split`")
+    a.add_argument("--fold", type=int, required=True)
+    a.add_argument("--augmentation", required=True, help="methods joined by +, e.g. speaker_swap+synonym, or none")
+    a.add_argument("--max-train-samples", type=int, default=None, help="cap on original examples (applied first)")
+    a.add_argument("--ratio", type=float, default=None, help="copies per original example, per method (default 0.5)")
+    a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="augmentation setting, e.g. back_translation.model=DIR or synonym.p=0.2 (repeatable)")
+    a.add_argument("--threads", type=int, default=None, help="torch threads (back_translation, paraphrase)")
+    a.add_argument("--out", required=True, help="folder for train.csv and augment.json")
+    a.set_defaults(func=_data_augment)
 
     sc = sub.add_parser("score", help="ROUGE-1/2/L F1 on Korean morphemes for two files (CSV or JSONL)")
     sc.add_argument("--pred", required=True)
@@ -136,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", required=True, help="summary.md path (summary.csv and plots/ go beside it)")
     r.add_argument("--title", default="sumbench summary")
     r.set_defaults(func=_report)
+    _add_images_parser(sub)
     return p
 
 

@@ -191,6 +191,7 @@ class TrainMeasurement:
     def __post_init__(self) -> None:
         self._last_end = 0.0
         self._step_begin = 0.0
+        self._excluded = 0.0
         self._pending = (0, TokenCount(), TokenCount())
 
     # -- hooks (called by the callback below, or directly in tests) --
@@ -211,10 +212,15 @@ class TrainMeasurement:
         self._pending = (samples + len(batch["input_ids"]), src, tgt)
         self.micro_step_times.append(seconds)
 
+    def exclude(self, seconds: float) -> None:
+        """Leave ``seconds`` (in-training evaluation, checkpointing) out of the next step's time."""
+        self._excluded += seconds
+
     def step_end(self, step: int) -> None:
         now = self.clock()
         samples, src, tgt = self._pending
-        self.rows.append(StepRow(step=step, step_time_s=now - self._last_end, compute_time_s=now - self._step_begin,
+        step_time, self._excluded = now - self._last_end - self._excluded, 0.0
+        self.rows.append(StepRow(step=step, step_time_s=step_time, compute_time_s=now - self._step_begin,
                                  samples=samples, tokens=src.real + tgt.real, padded_tokens=src.padded + tgt.padded,
                                  target_tokens=tgt.real, target_padded_tokens=tgt.padded))
         self._pending = (0, TokenCount(), TokenCount())

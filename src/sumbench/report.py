@@ -17,6 +17,7 @@ from typing import Sequence
 from sumbench.diagnostics import BYTES_PER_MIB, KINDS, Setting, diagnose, recommend, settings
 from sumbench.io import atomic_write_text, read_jsonl
 from sumbench.records import CellRecord, read_record
+from sumbench.report_data import data_sections, learning_curve_plot
 
 ROUGE_KEYS = ("rouge1", "rouge2", "rougeL", "rouge_sum")
 CSV_COLUMNS = ("model", "augmentation", "max_train_samples", "batch_size", "grad_accum", "effective_batch", "fold",
@@ -101,8 +102,8 @@ def _model_table(model_settings: Sequence[Setting]) -> list[str]:
 
 
 def render_markdown(records: Sequence[CellRecord], title: str = "sumbench summary",
-                    plots: Sequence[tuple[str, str]] = ()) -> str:
-    """The report. ``plots`` are (relative path, caption) pairs to link."""
+                    plots: Sequence[tuple[str, str]] = (), learning_curve: str | None = None) -> str:
+    """The report. ``plots`` are (relative path, caption) pairs to link; ``learning_curve`` a plot path."""
     all_settings = settings(records)
     models = sorted({s.model for s in all_settings})
     ok = sum(r.status == "ok" for r in records)
@@ -136,6 +137,7 @@ def render_markdown(records: Sequence[CellRecord], title: str = "sumbench summar
         out += ["## Plots", ""]
         for i, (path, caption) in enumerate(plots, 1):
             out += [f"![{caption}]({path})", "", f"*Figure {i}. {caption}*", ""]
+    out += data_sections(records, learning_curve)
     return "\n".join(out)
 
 
@@ -170,6 +172,8 @@ def write_report(paths: Sequence[str | Path], out_md: str | Path, title: str = "
     out_md = Path(out_md)
     made = write_plots(records, [Path(p).with_name("train_log.jsonl") for p in paths], out_md.parent / "plots")
     links = [(path.relative_to(out_md.parent).as_posix(), caption) for path, caption in made]
+    curve = learning_curve_plot(records, out_md.parent / "plots" / "learning_curve.png")  # None without a cap axis
+    curve_link = curve.relative_to(out_md.parent).as_posix() if curve else None
     return [atomic_write_text(out_md.with_suffix(".csv"), render_csv(records)),
-            *[path for path, _ in made],
-            atomic_write_text(out_md, render_markdown(records, title, links))]
+            *[path for path, _ in made], *([curve] if curve else []),
+            atomic_write_text(out_md, render_markdown(records, title, links, curve_link))]

@@ -53,6 +53,7 @@ class Cell:
     threads: int | None = None
     models_dir: Path | None = None
     repeats: int = 1
+    train_csv: Path | None = None  # a training set from `sumbench data augment` (capped + augmented) instead of the fold's
 
     def __post_init__(self) -> None:
         for key in ("batch_size", "grad_accum"):
@@ -64,8 +65,9 @@ class Cell:
                 raise ConfigError(f"--{key.replace('_', '-')} must be >= 1, got {value}")
         if self.fold < 0:
             raise ConfigError(f"--fold must be >= 0, got {self.fold}")
-        if self.augmentation != "none":
-            raise ConfigError(f"augmentation {self.augmentation!r} is not available yet (only 'none')")
+        from sumbench.augment import parse_augmentation
+
+        parse_augmentation(self.augmentation, "--augmentation")  # unknown or badly combined names fail here
 
     @property
     def fold_dir(self) -> Path:
@@ -84,7 +86,10 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-train-samples", type=int, default=None, help="cap on training examples")
     p.add_argument("--max-eval-samples", type=int, default=None, help="cap on held-out and dev examples")
     p.add_argument("--warmup-steps", type=int, default=TIMING_WARMUP_STEPS, help="steps left out of timing")
-    p.add_argument("--augmentation", default="none", help="augmentation name (default: none)")
+    p.add_argument("--augmentation", default="none",
+                   help="augmentation methods joined by +, e.g. speaker_swap+synonym (default: none)")
+    p.add_argument("--train-csv", default=None,
+                   help="training set written by `sumbench data augment` (already capped and augmented)")
     p.add_argument("--base", default=None, help="pretrained directory or hub id (same as --set pretrained=...)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a model-YAML key, e.g. --set training.learning_rate=1e-4 (repeatable)")
@@ -113,7 +118,8 @@ def run_cell_from_args(args: argparse.Namespace) -> dict[str, Any]:
                 data=Path(args.data), out=Path(args.out), max_steps=args.max_steps,
                 max_train_samples=args.max_train_samples, max_eval_samples=args.max_eval_samples,
                 warmup_steps=args.warmup_steps, augmentation=args.augmentation, overrides=tuple(overrides),
-                threads=args.threads, repeats=args.repeats, **_models_dir(args.models_dir))
+                threads=args.threads, repeats=args.repeats, **_models_dir(args.models_dir),
+                train_csv=Path(args.train_csv) if getattr(args, "train_csv", None) else None)
     return run_cell(cell).to_dict()
 
 
@@ -158,6 +164,7 @@ def make_trainer(model, tokenizer, spec: ModelSpec, train_features: list[dict], 
     """A Trainer wired with sumbench's loss, dynamic padding and (optionally) the measurement callback."""
     import torch
     from transformers import Seq2SeqTrainer, Seq2SeqTrainingArguments, Trainer, TrainingArguments
+    from transformers import EarlyStoppingCallback
     from transformers.trainer_callback import PrinterCallback
 
     from sumbench.batching import EffectiveBatchLengthSampler, PadCollator, feature_length
@@ -173,7 +180,7 @@ def make_trainer(model, tokenizer, spec: ModelSpec, train_features: list[dict], 
         max_steps=max_steps if max_steps else -1, num_train_epochs=t.epochs, learning_rate=learning_rate or t.learning_rate,
         weight_decay=t.weight_decay, warmup_steps=t.warmup_ratio, lr_scheduler_type=t.lr_scheduler_type,
         max_grad_norm=t.max_grad_norm, optim=t.optim, seed=t.seed, data_seed=t.seed,
-        logging_strategy="steps", logging_steps=1, save_strategy="no", eval_strategy="no", report_to=[],
+        logging_strategy="steps", logging_steps=1, report_to=[], **early_stopping_args(t, eval_features),
         disable_tqdm=True, use_cpu=not torch.cuda.is_available(), remove_unused_columns=False,
         dataloader_num_workers=dl.num_workers, dataloader_pin_memory=dl.pin_memory and torch.cuda.is_available(),
         dataloader_prefetch_factor=dl.prefetch_factor, dataloader_persistent_workers=dl.persistent_workers,
@@ -188,6 +195,8 @@ def make_trainer(model, tokenizer, spec: ModelSpec, train_features: list[dict], 
                                                             label_smoothing=t.label_smoothing)
                           if t.loss_normalization == "step_tokens" else None)
     trainer.remove_callback(PrinterCallback)  # per-step logs go to train_log.jsonl, not stdout
+    if t.early_stopping_patience and eval_features:
+        trainer.add_callback(EarlyStoppingCallback(t.early_stopping_patience, t.early_stopping_threshold))
     trainer.measurement = measurement
     if dl.group_by_length:
         trainer.sampler = EffectiveBatchLengthSampler([feature_length(f, spec.kind == "causal") for f in train_features],
@@ -195,6 +204,15 @@ def make_trainer(model, tokenizer, spec: ModelSpec, train_features: list[dict], 
     if measurement is not None:
         trainer.add_callback(make_callback(measurement))
     return trainer
+
+
+def early_stopping_args(t, eval_features) -> dict:
+    """Evaluate every ``eval_steps`` and keep the best checkpoint when early stopping is on; else never."""
+    if not (t.early_stopping_patience and eval_features):
+        return {"eval_strategy": "no", "save_strategy": "no"}
+    return {"eval_strategy": "steps", "eval_steps": t.eval_steps, "save_strategy": "steps", "save_steps": t.eval_steps,
+            "save_total_limit": 1, "load_best_model_at_end": True, "metric_for_best_model": "eval_loss",
+            "greater_is_better": False}
 
 
 def _measured(base):
@@ -206,6 +224,24 @@ def _measured(base):
 
         def _get_train_sampler(self, train_dataset=None):
             return self.sampler if self.sampler is not None else super()._get_train_sampler(train_dataset)
+
+        def evaluate(self, *args, **kwargs):  # in-training evaluation is not training time
+            if self.measurement is None:
+                return super().evaluate(*args, **kwargs)
+            start = self.measurement.clock()
+            try:
+                return super().evaluate(*args, **kwargs)
+            finally:
+                self.measurement.exclude(self.measurement.clock() - start)
+
+        def _save_checkpoint(self, *args, **kwargs):  # neither is checkpointing (early stopping keeps the best)
+            if self.measurement is None:
+                return super()._save_checkpoint(*args, **kwargs)
+            start = self.measurement.clock()
+            try:
+                return super()._save_checkpoint(*args, **kwargs)
+            finally:
+                self.measurement.exclude(self.measurement.clock() - start)
 
         def training_step(self, model, inputs, num_items_in_batch=None):
             if self.measurement is None:
@@ -263,16 +299,26 @@ def generate(model, tokenizer, spec: ModelSpec, featurizer, dialogues: list[str]
 
 # ------------------------------------------------------------------------------------------- the cell
 def _load_split(cell: Cell, seed: int):
+    """Training examples (cap on originals first, then augmentation), the fold's held-out part, dev.
+
+    With ``cell.train_csv`` (the workflow's `sumbench data augment` output, seeded by the grid) that file is
+    the training set, checked against the fold; otherwise the cap and the augmentation (default settings,
+    seeded by the model's training.seed) run here.
+    """
+    from sumbench.augment import augment_examples, capped, load_train_set
     from sumbench.data.corpus import load_csv
-    from sumbench.data.split import cap
 
     paths = {"train": cell.fold_dir / "train.csv", "heldout": cell.fold_dir / "heldout.csv", "dev": cell.data / "dev.csv"}
     for name, path in paths.items():
         if not path.exists():
             raise SumbenchError(f"{path}: missing {name} file for fold {cell.fold} "
                                 f"(make it with `sumbench data split --out {cell.data} ...`)")
-    train = load_csv(paths["train"])
-    train = cap(train, cell.max_train_samples, seed=seed) if cell.max_train_samples else train
+    fold_train = load_csv(paths["train"])
+    if cell.train_csv:
+        train = load_train_set(cell.train_csv, fold_train, paths["train"], cell.augmentation, cell.max_train_samples)
+    else:
+        train = capped(fold_train, cell.max_train_samples, seed, paths["train"])
+        train = augment_examples(train, cell.augmentation, seed=seed)[0] if cell.augmentation != "none" else train
     heldout, dev = load_csv(paths["heldout"]), load_csv(paths["dev"])
     if cell.max_eval_samples:
         heldout, dev = heldout[: cell.max_eval_samples], dev[: cell.max_eval_samples]
@@ -281,8 +327,11 @@ def _load_split(cell: Cell, seed: int):
 
 def load_for_training(spec: ModelSpec):
     """Model + tokenizer through the pretrained path, with dropout override and LoRA applied."""
+    from transformers import set_seed
+
     from sumbench.models import apply_finetune, load_pretrained, set_dropout
 
+    set_seed(spec.training.seed)  # new rows of a resized embedding and LoRA's A matrices start random: seed them
     model, tokenizer = load_pretrained(spec)
     if len(tokenizer) > model.get_input_embeddings().num_embeddings:  # a pad token was added
         model.resize_token_embeddings(len(tokenizer))
@@ -360,6 +409,7 @@ def _train_and_evaluate(cell: Cell, spec: ModelSpec, train, heldout, dev, record
     from sumbench.measure import (FLOPS_FORMULA, Clock, MemoryProbe, TrainMeasurement, coefficient_of_variation,
                                   device_peak_flops, model_flops_utilization)
     from sumbench.models import count_parameters
+    from sumbench.report_data import data_statistics
     from sumbench.rouge import score
 
     _set_threads(cell.threads)
@@ -368,6 +418,9 @@ def _train_and_evaluate(cell: Cell, spec: ModelSpec, train, heldout, dev, record
     record.trainable_params, record.total_params = count_parameters(model)
     feat = Featurizer.for_spec(tokenizer, spec)  # the prompt format of the YAML (chat template or plain)
     train_features = [feat.train_example(e.dialogue, e.summary) for e in train]
+    record.data_stats = data_statistics(train, tokenizer, spec.lengths.source, spec.lengths.target)
+    record.original_train_examples = record.data_stats["examples"]
+    record.augmented_examples = len(train) - record.original_train_examples
     record.source_truncation_rate = feat.truncation.source_rate
     record.target_truncation_rate = feat.truncation.target_rate
     eval_examples = heldout or dev
@@ -435,6 +488,8 @@ def warmstart(spec: ModelSpec, train_csv: Path, out: Path, *, steps: int | None 
     trained on that corpus plus the grid's training text. The result is a ``save_pretrained`` directory
     that the grid loads through the same path as a hub model.
     """
+    from transformers import set_seed
+
     from sumbench.data.corpus import load_csv
     from sumbench.data.synth import synthesize
     from sumbench.features import Featurizer
@@ -449,8 +504,9 @@ def warmstart(spec: ModelSpec, train_csv: Path, out: Path, *, steps: int | None 
     corpus = synthesize(tiny.warmstart_corpus_size, seed=WARMSTART_SEED)
     grid_train = load_csv(train_csv)
     tokenizer = cached_tokenizer([e.dialogue + "\n" + e.summary for e in corpus + grid_train], tiny.vocab_size)
+    set_seed(spec.training.seed)  # the random init too, so a warm start (and every cell after it) is reproducible
     model = build_tiny(spec, tokenizer)
-    feat = Featurizer(tokenizer, spec.kind, spec.lengths.source, spec.lengths.target, spec.prompt)
+    feat = Featurizer.for_spec(tokenizer, spec)
     features = [feat.train_example(e.dialogue, e.summary) for e in corpus]
     n_steps = steps if steps is not None else tiny.warmstart_steps
     started = time.perf_counter()
