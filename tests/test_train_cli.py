@@ -168,3 +168,15 @@ def test_early_stopping_stops_and_eval_time_is_not_step_time(workspace, tmp_path
     assert [s["step"] for s in steps] == [1, 2, 3, 4]
     record = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     assert record["status"] == "ok" and record["steps"] == 4 and not (out / ".trainer").exists()
+
+
+def test_only_rank_zero_writes_records(tmp_path, monkeypatch):
+    from sumbench.train import is_main_process, write_jsonl_on_main
+
+    monkeypatch.setenv("RANK", "1")
+    assert not is_main_process()
+    write_jsonl_on_main(tmp_path / "x.jsonl", [{"a": 1}])
+    assert not (tmp_path / "x.jsonl").exists()
+    monkeypatch.setenv("RANK", "0")
+    write_jsonl_on_main(tmp_path / "x.jsonl", [{"a": 1}])
+    assert read_jsonl(tmp_path / "x.jsonl") == [{"a": 1}]

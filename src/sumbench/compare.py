@@ -50,7 +50,7 @@ def _value(record: CellRecord, key: str) -> float | None:
 
 
 def render_diff(a: CellRecord, b: CellRecord, name_a: str = "A", name_b: str = "B") -> str:
-    lines = [f"# sumbench diff", "", f"- **A**: {name_a} ({a.status})", f"- **B**: {name_b} ({b.status})", "",
+    lines = ["# sumbench diff", "", f"- **A**: {name_a} ({a.status})", f"- **B**: {name_b} ({b.status})", "",
              "## Settings that differ", ""]
     diffs = differing_settings(a, b)
     if diffs:

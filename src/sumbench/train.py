@@ -366,11 +366,12 @@ def run_cell(cell: Cell) -> CellRecord:
         traceback.print_exc()
         for name in RECORD_FILES[1:]:  # the workflow expects every record file, even of a failed cell
             if not (cell.out / name).exists():
-                atomic_write_jsonl(cell.out / name, [])
+                write_jsonl_on_main(cell.out / name, [])
     from sumbench.environment import capture
 
     record.environment = capture(record.settings, spec.training.seed)
-    record.write(cell.out / "metrics.json")
+    if is_main_process():
+        record.write(cell.out / "metrics.json")
     shutil.rmtree(cell.out / ".trainer", ignore_errors=True)
     return record
 
@@ -394,6 +395,17 @@ def injected_fault(cell: Cell):
             raise RuntimeError(f"injected by {FAULT_ENV}={spec}")
 
     return Fault()
+
+
+def is_main_process() -> bool:
+    """Rank 0 under `accelerate launch` (multi-GPU jobs), always True in a single process."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def write_jsonl_on_main(path: Path, rows: list[dict]) -> None:
+    """Only rank 0 writes a cell's records; other ranks of a multi-GPU job would race on the same files."""
+    if is_main_process():
+        atomic_write_jsonl(path, rows)
 
 
 def _clear_records(out: Path) -> None:
@@ -456,7 +468,7 @@ def _train_and_evaluate(cell: Cell, spec: ModelSpec, train, heldout, dev, record
     record.flops_formula = FLOPS_FORMULA[spec.finetune]
     record.mfu = model_flops_utilization(record.tokens_per_s, record.total_params, spec.finetune,
                                          record.device_peak_flops)
-    atomic_write_jsonl(cell.out / "train_log.jsonl", [row.__dict__ for row in measurement.rows])
+    write_jsonl_on_main(cell.out / "train_log.jsonl", [row.__dict__ for row in measurement.rows])
     record.eval_loss = float(trainer.evaluate()["eval_loss"])
 
     predictions: list[dict] = []
@@ -476,7 +488,7 @@ def _train_and_evaluate(cell: Cell, spec: ModelSpec, train, heldout, dev, record
                         for e, p in zip(examples, texts)]
     record.generation_s = gen_seconds
     record.generated_tokens_per_s = gen_tokens / gen_seconds if gen_seconds else None
-    atomic_write_jsonl(cell.out / "predictions.jsonl", predictions)
+    write_jsonl_on_main(cell.out / "predictions.jsonl", predictions)
 
 
 # ----------------------------------------------------------------------------------------- warm start
