@@ -225,23 +225,21 @@ def _measured(base):
         def _get_train_sampler(self, train_dataset=None):
             return self.sampler if self.sampler is not None else super()._get_train_sampler(train_dataset)
 
-        def evaluate(self, *args, **kwargs):  # in-training evaluation is not training time
+        def _untimed(self, method, *args, **kwargs):
+            """Run ``method`` and leave its time out of the next optimizer step's."""
             if self.measurement is None:
-                return super().evaluate(*args, **kwargs)
+                return method(*args, **kwargs)
             start = self.measurement.clock()
             try:
-                return super().evaluate(*args, **kwargs)
+                return method(*args, **kwargs)
             finally:
                 self.measurement.exclude(self.measurement.clock() - start)
 
+        def evaluate(self, *args, **kwargs):  # in-training evaluation is not training time
+            return self._untimed(super().evaluate, *args, **kwargs)
+
         def _save_checkpoint(self, *args, **kwargs):  # neither is checkpointing (early stopping keeps the best)
-            if self.measurement is None:
-                return super()._save_checkpoint(*args, **kwargs)
-            start = self.measurement.clock()
-            try:
-                return super()._save_checkpoint(*args, **kwargs)
-            finally:
-                self.measurement.exclude(self.measurement.clock() - start)
+            return self._untimed(super()._save_checkpoint, *args, **kwargs)
 
         def training_step(self, model, inputs, num_items_in_batch=None):
             if self.measurement is None:
