@@ -56,6 +56,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
 from sumbench.data.corpus import SPECIAL_TOKEN_RE, TURN_RE, Example
+from sumbench.data.split import cap
 from sumbench.errors import ConfigError, DataError, SumbenchError
 
 NONE = "none"
@@ -643,7 +644,7 @@ def prepare_train_set(data_dir: str | os.PathLike, fold: int, spec: str, *, max_
     if not train_csv.exists():
         raise DataError(f"{train_csv}: missing train file for fold {fold} (make it with `sumbench data split`)")
     train = load_csv(train_csv)
-    originals = capped(train, max_train_samples, seed, train_csv)
+    originals = cap(train, max_train_samples, seed, train_csv)
     started = time.perf_counter()
     examples, added = augment_examples(originals, spec, settings, seed)
     info = {"augmentation": spec, "fold": fold, "max_train_samples": max_train_samples, "seed": seed,
@@ -652,17 +653,6 @@ def prepare_train_set(data_dir: str | os.PathLike, fold: int, spec: str, *, max_
             "settings": settings.to_dict()}
     out = Path(out_dir)
     return [write_csv(out / "train.csv", examples), atomic_write_json(out / "augment.json", info)]
-
-
-def capped(train: Sequence[Example], max_train_samples: int | None, seed: int, source: Path) -> list[Example]:
-    """:func:`sumbench.data.split.cap` with an error that names the file and the key."""
-    from sumbench.data.split import cap
-
-    if max_train_samples is not None and not 1 <= max_train_samples <= len(train):
-        raise DataError(f"{source}: max_train_samples={max_train_samples} is more than the {len(train)} training "
-                        f"examples of this fold" if max_train_samples > len(train) else
-                        f"{source}: max_train_samples must be >= 1, got {max_train_samples}")
-    return cap(train, max_train_samples, seed)
 
 
 def load_train_set(path: Path, fold_train: Sequence[Example], fold_csv: Path, spec: str,

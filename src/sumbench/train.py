@@ -303,8 +303,9 @@ def _load_split(cell: Cell, seed: int):
     the training set, checked against the fold; otherwise the cap and the augmentation (default settings,
     seeded by the model's training.seed) run here.
     """
-    from sumbench.augment import augment_examples, capped, load_train_set
+    from sumbench.augment import augment_examples, load_train_set
     from sumbench.data.corpus import load_csv
+    from sumbench.data.split import cap
 
     paths = {"train": cell.fold_dir / "train.csv", "heldout": cell.fold_dir / "heldout.csv", "dev": cell.data / "dev.csv"}
     for name, path in paths.items():
@@ -315,7 +316,7 @@ def _load_split(cell: Cell, seed: int):
     if cell.train_csv:
         train = load_train_set(cell.train_csv, fold_train, paths["train"], cell.augmentation, cell.max_train_samples)
     else:
-        train = capped(fold_train, cell.max_train_samples, seed, paths["train"])
+        train = cap(fold_train, cell.max_train_samples, seed, paths["train"])
         train = augment_examples(train, cell.augmentation, seed=seed)[0] if cell.augmentation != "none" else train
     heldout, dev = load_csv(paths["heldout"]), load_csv(paths["dev"])
     if cell.max_eval_samples:

@@ -50,14 +50,22 @@ def kfold(examples: Sequence[Example], k: int, seed: int) -> list[tuple[list[int
     return folds
 
 
-def cap(examples: Sequence[Example], max_train_samples: int | None, seed: int) -> list[Example]:
-    """A seeded subset of ``max_train_samples`` examples, topics in proportion; None returns all, in order."""
+def cap(examples: Sequence[Example], max_train_samples: int | None, seed: int,
+        source: str | os.PathLike | None = None) -> list[Example]:
+    """A seeded subset of ``max_train_samples`` examples, topics in proportion; None returns all, in order.
+
+    ``source`` (the fold's train.csv) is named in the error when the cap does not fit.
+    """
     if max_train_samples is None:
         return list(examples)
     if not 1 <= max_train_samples <= len(examples):
-        raise SumbenchError(
-            f"max_train_samples={max_train_samples} must be between 1 and the {len(examples)} examples available"
-        )
+        if source is None:
+            raise SumbenchError(
+                f"max_train_samples={max_train_samples} must be between 1 and the {len(examples)} examples available"
+            )
+        raise DataError(f"{source}: max_train_samples={max_train_samples} is more than the {len(examples)} training "
+                        f"examples of this fold" if max_train_samples > len(examples) else
+                        f"{source}: max_train_samples must be >= 1, got {max_train_samples}")
     rng = random.Random(seed)
     # Spread each topic's shuffled members evenly over [0, 1) and take the first max_train_samples positions.
     spread = sorted(
