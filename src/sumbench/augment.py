@@ -229,10 +229,6 @@ def split_fname(fname: str) -> tuple[str, str | None]:
     return (base, method) if sep else (fname, None)
 
 
-def is_original(example: Example) -> bool:
-    return split_fname(example.fname)[1] is None
-
-
 # ------------------------------------------------------------------------------------- dialogue parts
 def turns(dialogue: str) -> list[tuple[str, str]]:
     """``[(tag, text), ...]`` for a dialogue of ``#PersonN#: text`` lines (a line without a tag joins the previous)."""

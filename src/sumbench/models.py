@@ -116,11 +116,6 @@ def device_precision(spec: ModelSpec) -> Precision:
     return resolve_precision(spec, cuda_available=cuda, bf16_supported=bf16)
 
 
-def device_dtype(spec: ModelSpec):
-    """The compute dtype of ``spec`` on this machine."""
-    return device_precision(spec).compute
-
-
 # ----------------------------------------------------------------------------------------- attention
 def resolve_attn_implementation(spec: ModelSpec, *, cuda_available: bool, flash_attn_available: bool) -> str:
     """``sdpa`` by default; ``flash_attention_2`` only with CUDA and the flash-attn package.
