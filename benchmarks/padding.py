@@ -21,13 +21,13 @@ from pathlib import Path
 
 import torch
 
-from sumbench.config import DataLoaderSpec, load_model
+from sumbench.config.model import DataLoaderSpec, load_model
 from sumbench.data.synth import synthesize
-from sumbench.features import Featurizer
-from sumbench.measure import TrainMeasurement
-from sumbench.models import build_tiny
-from sumbench.tokenizer import cached_tokenizer
-from sumbench.train import make_trainer
+from sumbench.training.features import Featurizer
+from sumbench.training.measure import TrainMeasurement
+from sumbench.training.models import build_tiny
+from sumbench.training.tokenizer import cached_tokenizer
+from sumbench.training.cell import make_trainer
 
 MODES = {
     "pad-to-max": DataLoaderSpec(group_by_length=False, pad_to_max_length=True),

@@ -28,7 +28,7 @@ def toy_pairs(n: int = 64, seed: int = 0) -> list[tuple[str, str]]:
 
 @pytest.fixture(scope="session")
 def toy_tokenizer():
-    from sumbench.tokenizer import train_tokenizer
+    from sumbench.training.tokenizer import train_tokenizer
 
     return train_tokenizer([d + "\n" + s for d, s in toy_pairs()], 500)
 

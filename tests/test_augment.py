@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from sumbench import augment as A
-from sumbench.augment import (AugmentSettings, Augmenter, augment_examples, fit_particle, load_lexicon,
+from sumbench.data import augment as A
+from sumbench.data.augment import (AugmentSettings, Augmenter, augment_examples, fit_particle, load_lexicon,
                               load_train_set, parse_augmentation, prepare_train_set, specials, split_fname, turns)
 from sumbench.data.corpus import SPECIAL_TOKEN_RE, Example, load_csv, write_csv
 from sumbench.data.split import cap, write_folds
@@ -273,8 +273,8 @@ def twin(tmp_path_factory, folds) -> Path:
     It rewrites every turn into a repeated word: nonsense, but decodable text without #...# tokens."""
     import torch
 
-    from sumbench.config import load_model
-    from sumbench.train import warmstart
+    from sumbench.config.model import load_model
+    from sumbench.training.cell import warmstart
 
     out = tmp_path_factory.mktemp("twin") / "tiny-bart"
     spec = load_model("tiny-bart", overrides=["tiny.warmstart_corpus_size=40", "tiny.vocab_size=2000"])
@@ -323,8 +323,8 @@ def test_turn_rewriter_keeps_only_clean_rewrites():
 def test_grid_routes_capped_or_augmented_cells_through_the_augment_rule():
     import yaml
 
-    from sumbench.config import REPO_ROOT
-    from sumbench.grid import load_grids
+    from sumbench.config.schema import REPO_ROOT
+    from sumbench.config.grid import load_grids
 
     config = yaml.safe_load((REPO_ROOT / "configs" / "config.yaml").read_text(encoding="utf-8"))
     grid = load_grids(config)["quick_aug"]

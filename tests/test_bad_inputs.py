@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sumbench.config import REPO_ROOT
+from sumbench.config.schema import REPO_ROOT
 from sumbench.data.split import write_folds
 
 BAD = Path(__file__).parent / "data" / "bad"

@@ -2,7 +2,7 @@ import random
 
 import pytest
 
-from sumbench.batching import EffectiveBatchLengthSampler, PadCollator, length_grouped_order
+from sumbench.training.batching import EffectiveBatchLengthSampler, PadCollator, length_grouped_order
 
 _RNG = random.Random(1)
 LENGTHS = [_RNG.randint(10, 300) for _ in range(203)]

@@ -1,4 +1,4 @@
-from sumbench.compare import differing_settings, render_diff
+from sumbench.report.diff import differing_settings, render_diff
 from sumbench.records import CellRecord
 
 

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sumbench.config import DEFAULT_MODELS_DIR, load_model, model_files, spec_from_dict
+from sumbench.config.model import DEFAULT_MODELS_DIR, load_model, model_files, spec_from_dict
 from sumbench.errors import ConfigError
 
 REAL_MODELS = {"kobart", "llama-3.2-korean-3b", "qwen3-4b", "solar-10.7b", "polyglot-ko-12.8b", "kullm-v2"}

@@ -19,7 +19,8 @@ import pytest
 from docker.errors import APIError, ImageNotFound
 
 from sumbench import containers as C
-from sumbench.config import REPO_ROOT, load_model
+from sumbench.config.model import load_model
+from sumbench.config.schema import REPO_ROOT
 from tests.test_workflow import IGNORE, job_counts, snakemake
 
 FULL_GRID = ["kobart", "llama-3.2-korean-3b", "qwen3-4b", "solar-10.7b", "polyglot-ko-12.8b", "kullm-v2"]
@@ -105,7 +106,7 @@ def plan_for(spec, tmp_path, command=("sumbench", "train", "--model", "tiny-bart
 
 # ------------------------------------------------------------------------------------------------ image names
 def test_every_model_names_a_docker_image_and_causal_models_share_the_causal_variant():
-    from sumbench.config import model_files
+    from sumbench.config.model import model_files
 
     specs = [load_model(name) for name in model_files()]
     needs = {n.ref: n for n in C.images_needed(specs)}

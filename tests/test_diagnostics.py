@@ -1,7 +1,7 @@
 import pytest
 
-from sumbench.diagnostics import diagnose, ga_equivalence, memory_saturation, recommend, settings
-from sumbench.plots import pareto_front
+from sumbench.report.diagnostics import diagnose, ga_equivalence, memory_saturation, recommend, settings
+from sumbench.report.plots import pareto_front
 from sumbench.records import CellRecord
 
 GIB = 2**30

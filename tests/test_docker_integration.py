@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from sumbench import containers as C
-from sumbench.config import REPO_ROOT, load_model
+from sumbench.config.model import load_model
+from sumbench.config.schema import REPO_ROOT
 from tests.test_workflow import IGNORE
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker]

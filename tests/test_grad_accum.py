@@ -13,9 +13,9 @@ import sys
 
 import pytest
 
-from sumbench.config import load_model
+from sumbench.config.model import load_model
 from sumbench.doctor import check_grad_accum, first_step, run_doctor
-from sumbench.models import apply_finetune, build_tiny
+from sumbench.training.models import apply_finetune, build_tiny
 
 from .conftest import toy_pairs
 

@@ -1,9 +1,9 @@
 import pytest
 import yaml
 
-from sumbench.config import REPO_ROOT
+from sumbench.config.schema import REPO_ROOT
 from sumbench.errors import ConfigError
-from sumbench.grid import cap_label, cap_value, load_grids
+from sumbench.config.grid import cap_label, cap_value, load_grids
 
 
 def shipped_config() -> dict:

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from sumbench import models
-from sumbench.config import DEFAULT_MODELS_DIR, load_model, model_files
+from sumbench.training import models
+from sumbench.config.model import DEFAULT_MODELS_DIR, load_model, model_files
 from sumbench.errors import ConfigError
-from sumbench.features import IGNORE, Featurizer
-from sumbench.models import (
+from sumbench.training.features import IGNORE, Featurizer
+from sumbench.training.models import (
     Precision,
     precision_and_memory_args,
     resolve_attn_implementation,

@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from sumbench.config import load_model
+from sumbench.config.model import load_model
 from sumbench.errors import ConfigError
-from sumbench.features import Featurizer
+from sumbench.training.features import Featurizer
 from sumbench.io import read_jsonl
-from sumbench.models import apply_finetune, count_parameters, load_pretrained
-from sumbench.train import Cell, generate, load_for_training, run_cell, warmstart
+from sumbench.training.models import apply_finetune, count_parameters, load_pretrained
+from sumbench.training.cell import Cell, generate, load_for_training, run_cell, warmstart
 
 pytest.importorskip("bitsandbytes")
 
@@ -266,7 +266,7 @@ def test_bf16_compute_on_cpu_keeps_lora_fp32_and_the_trainer_autocasts(ws, tmp_p
     model, tokenizer = load_for_training(spec)
     assert model.get_input_embeddings().weight.dtype == torch.float32  # prepare_model_for_kbit_training upcast
     assert {p.dtype for p in model.parameters() if p.requires_grad} == {torch.float32}
-    from sumbench.train import make_trainer
+    from sumbench.training.cell import make_trainer
 
     feat = Featurizer.for_spec(tokenizer, spec)
     trainer = make_trainer(model, tokenizer, spec, [feat.train_example("#Person1#: 네 " * k, "요약") for k in range(1, 9)],
@@ -341,7 +341,7 @@ def test_qlora_cell_from_the_real_cli(ws, tmp_path):
 # ---------------------------------------------------------------------------------------------- GPU path
 def test_on_a_gpu_qlora_loads_in_bf16_with_flash_attention_on_this_process_device(ws, monkeypatch):
     """What load_pretrained asks from_pretrained for on an Ampere GPU with flash-attn (faked: this is a CPU)."""
-    from sumbench import models
+    from sumbench.training import models
 
     seen = {}
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from sumbench.measure import (Clock, MemoryProbe, TrainMeasurement, percentile, summarize_grad_norms,
+from sumbench.training.measure import (Clock, MemoryProbe, TrainMeasurement, percentile, summarize_grad_norms,
                               summarize_step_times)
 
 
@@ -109,7 +109,7 @@ def test_train_measurement_counts_steps_tokens_and_padding():
 
 
 def test_mfu_uses_the_stated_formula_and_known_peaks():
-    from sumbench.measure import FLOPS_FORMULA, device_peak_flops, model_flops_utilization
+    from sumbench.training.measure import FLOPS_FORMULA, device_peak_flops, model_flops_utilization
 
     assert device_peak_flops("NVIDIA A100-SXM4-80GB") == 312e12
     assert device_peak_flops("NVIDIA A10G") == 125e12
@@ -121,7 +121,7 @@ def test_mfu_uses_the_stated_formula_and_known_peaks():
 
 
 def test_coefficient_of_variation():
-    from sumbench.measure import coefficient_of_variation
+    from sumbench.training.measure import coefficient_of_variation
 
     assert coefficient_of_variation([1.0]) is None
     assert coefficient_of_variation([1.0, 1.0, 1.0]) == 0.0

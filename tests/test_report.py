@@ -3,7 +3,7 @@ import io
 import json
 
 from sumbench.records import CellRecord, read_record
-from sumbench.report import render_csv, render_markdown, write_report
+from sumbench.report.summary import render_csv, render_markdown, write_report
 
 ENV = {"device": "cpu", "device_name": "x86_64", "cuda": None, "python": "3.11.7", "platform": "Linux",
        "packages": {"torch": "2.13.0"}, "git_sha": "abc123"}

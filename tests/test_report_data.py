@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sumbench.records import CellRecord
-from sumbench.report_data import (data_sections, data_statistics, learning_curve_plot, paired_difference,
+from sumbench.report.sections import (data_sections, data_statistics, learning_curve_plot, paired_difference,
                                   quantiles, t_95)
 
 STATS = {"examples": 100, "augmented": {}, "source_len": 256, "target_len": 64,

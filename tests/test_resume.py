@@ -19,7 +19,7 @@ import psutil
 import pytest
 import yaml
 
-from sumbench.config import REPO_ROOT
+from sumbench.config.schema import REPO_ROOT
 
 pytestmark = pytest.mark.slow
 

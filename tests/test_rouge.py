@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from sumbench import rouge
+from sumbench.evaluation import rouge
 from sumbench.errors import DataError, SumbenchError
-from sumbench.rouge import RougeResult, score, score_files, tokenize_ko
+from sumbench.evaluation.rouge import RougeResult, score, score_files, tokenize_ko
 
 DATA = Path(__file__).parent / "data" / "rouge"
 KEYS = ("rouge1", "rouge2", "rougeL")
@@ -184,8 +184,8 @@ def test_reference_without_prediction_and_count_mismatch(tmp_path):
 # --- CLI ---------------------------------------------------------------------------------------
 
 needs_cli = pytest.mark.skipif(
-    importlib.util.find_spec("sumbench.train") is None,
-    reason="cli.build_parser imports sumbench.train, which is not written yet",
+    importlib.util.find_spec("sumbench.training.cell") is None,
+    reason="cli.build_parser imports sumbench.training.cell, which is not written yet",
 )
 
 

@@ -109,7 +109,7 @@ def test_bad_train_input_is_one_line_and_writes_nothing(workspace, tmp_path, arg
 def test_a_failing_cell_is_a_record_with_every_output(workspace, tmp_path, monkeypatch, exc, status):
     import torch
 
-    from sumbench import train as train_module
+    from sumbench.training import cell as train_module
 
     def fail(*args, **kwargs):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB") if exc == "oom" else RuntimeError("boom")
@@ -171,7 +171,7 @@ def test_early_stopping_stops_and_eval_time_is_not_step_time(workspace, tmp_path
 
 
 def test_only_rank_zero_writes_records(tmp_path, monkeypatch):
-    from sumbench.train import is_main_process, write_jsonl_on_main
+    from sumbench.training.cell import is_main_process, write_jsonl_on_main
 
     monkeypatch.setenv("RANK", "1")
     assert not is_main_process()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from sumbench.config import REPO_ROOT
+from sumbench.config.schema import REPO_ROOT
 
 IGNORE = shutil.ignore_patterns(".venv", ".git", "results", ".snakemake", "__pycache__", "*.egg-info", ".pytest_cache")
 

@@ -29,7 +29,7 @@ def _data_synth(args: argparse.Namespace) -> int:
 
 
 def _data_augment(args: argparse.Namespace) -> int:
-    from sumbench.augment import AugmentSettings, prepare_train_set
+    from sumbench.data.augment import AugmentSettings, prepare_train_set
 
     ratio = [] if args.ratio is None else [f"ratio={args.ratio}"]
     settings = AugmentSettings.from_overrides(args.overrides + ratio, source="--ratio/--set")
@@ -52,14 +52,14 @@ def _data_split(args: argparse.Namespace) -> int:
 
 
 def _score(args: argparse.Namespace) -> int:
-    from sumbench.rouge import score_files
+    from sumbench.evaluation.rouge import score_files
 
     print(json.dumps(score_files(args.pred, args.ref).as_dict(), ensure_ascii=False))
     return 0
 
 
 def _train(args: argparse.Namespace) -> int:
-    from sumbench.train import run_cell_from_args
+    from sumbench.training.cell import run_cell_from_args
 
     record = run_cell_from_args(args)
     print(json.dumps({k: record[k] for k in ("status", "model", "rouge_sum", "samples_per_s")}, ensure_ascii=False))
@@ -67,14 +67,14 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _warmstart(args: argparse.Namespace) -> int:
-    from sumbench.train import warmstart_from_args
+    from sumbench.training.cell import warmstart_from_args
 
     print(warmstart_from_args(args))
     return 0
 
 
 def _report(args: argparse.Namespace) -> int:
-    from sumbench.report import write_report
+    from sumbench.report.summary import write_report
 
     for path in write_report(args.records, out_md=args.out, title=args.title):
         print(path)
@@ -82,7 +82,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    from sumbench.config import load_model
+    from sumbench.config.model import load_model
     from sumbench.doctor import render, run_doctor
 
     spec = load_model(args.model, overrides=args.overrides)
@@ -92,7 +92,7 @@ def _doctor(args: argparse.Namespace) -> int:
 
 
 def _diff(args: argparse.Namespace) -> int:
-    from sumbench.compare import load_run, render_diff
+    from sumbench.report.diff import load_run, render_diff
 
     print(render_diff(load_run(args.run_a), load_run(args.run_b), args.run_a, args.run_b), end="")
     return 0
@@ -100,7 +100,7 @@ def _diff(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------ images (sumbench.containers)
 def _image_needs(models_dir: str | None, only: list[str] | None = None):
-    from sumbench.config import DEFAULT_MODELS_DIR, load_model, model_files
+    from sumbench.config.model import DEFAULT_MODELS_DIR, load_model, model_files
     from sumbench.containers import images_needed
 
     folder = models_dir or DEFAULT_MODELS_DIR
@@ -141,7 +141,7 @@ def _images_run(args: argparse.Namespace) -> int:
     import os
     from pathlib import Path
 
-    from sumbench.config import DEFAULT_MODELS_DIR, load_model
+    from sumbench.config.model import DEFAULT_MODELS_DIR, load_model
     from sumbench.containers import connect, host_gpu_count, plan_run, run_in_image
 
     command = args.job[1:] if args.job[:1] == ["--"] else args.job
@@ -212,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--ref", required=True)
     sc.set_defaults(func=_score)
 
-    from sumbench.train import add_train_arguments, add_warmstart_arguments
+    from sumbench.training.cell import add_train_arguments, add_warmstart_arguments
 
     t = sub.add_parser("train", help="train and evaluate one grid cell; writes metrics.json, train_log.jsonl, predictions.jsonl")
     add_train_arguments(t)

@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from sumbench.config import REPO_ROOT, ModelSpec
+from sumbench.config.model import ModelSpec
+from sumbench.config.schema import REPO_ROOT
 from sumbench.environment import git_sha
 from sumbench.errors import SumbenchError
 

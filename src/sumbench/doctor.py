@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from sumbench.config import ModelSpec
+from sumbench.config.model import ModelSpec
 
 GA_TOLERANCE = 1e-2  # relative grad-norm difference allowed between bs x ga splits (fp32 reduction order)
 TRUNCATION_WARN = 0.05
@@ -31,10 +31,10 @@ def first_step(spec: ModelSpec, model_factory, tokenizer, pairs: Sequence[tuple[
     """(loss, pre-clip grad norm) of the first optimizer step on ``pairs``, dropout off."""
     import torch
 
-    from sumbench.features import Featurizer
-    from sumbench.measure import TrainMeasurement
-    from sumbench.models import set_dropout
-    from sumbench.train import make_trainer
+    from sumbench.training.features import Featurizer
+    from sumbench.training.measure import TrainMeasurement
+    from sumbench.training.models import set_dropout
+    from sumbench.training.cell import make_trainer
 
     torch.manual_seed(spec.training.seed)
     model = model_factory()
@@ -81,7 +81,7 @@ def check_padding_side(tokenizer) -> Check:
 
 def check_chat_template(spec: ModelSpec, tokenizer) -> Check:
     from sumbench.errors import ConfigError
-    from sumbench.features import uses_chat_template
+    from sumbench.training.features import uses_chat_template
 
     if spec.kind != "causal":
         return Check("chat template", "pass", "not needed (seq2seq)")
@@ -97,7 +97,7 @@ def check_chat_template(spec: ModelSpec, tokenizer) -> Check:
 
 
 def check_truncation(spec: ModelSpec, tokenizer, pairs) -> Check:
-    from sumbench.features import Featurizer
+    from sumbench.training.features import Featurizer
 
     feat = Featurizer.for_spec(tokenizer, spec)
     for d, s in pairs:
@@ -112,7 +112,7 @@ def check_truncation(spec: ModelSpec, tokenizer, pairs) -> Check:
 
 def check_dtype(spec: ModelSpec, *, cuda_available: bool, bf16_supported: bool) -> Check:
     from sumbench.errors import ConfigError
-    from sumbench.models import resolve_precision
+    from sumbench.training.models import resolve_precision
 
     device = "cuda" if cuda_available else "cpu"
     try:
@@ -148,9 +148,9 @@ def run_doctor(spec: ModelSpec, data_csv: str | None = None) -> list[Check]:
 
 def model_source(spec: ModelSpec, pairs):
     """(factory of fresh models, tokenizer): a tiny twin built from config, or the pretrained weights."""
-    from sumbench.models import apply_finetune, build_tiny, prepare_tokenizer
-    from sumbench.tokenizer import cached_tokenizer
-    from sumbench.train import load_for_training
+    from sumbench.training.models import apply_finetune, build_tiny, prepare_tokenizer
+    from sumbench.training.tokenizer import cached_tokenizer
+    from sumbench.training.cell import load_for_training
 
     if spec.is_tiny:
         tokenizer = prepare_tokenizer(cached_tokenizer([d + "\n" + s for d, s in pairs], spec.tiny.vocab_size), spec)

@@ -93,7 +93,7 @@ class CellRecord:
     # provenance
     settings: dict[str, Any] = field(default_factory=dict)
     environment: dict[str, Any] = field(default_factory=dict)
-    # training data: originals = after the max_train_samples cap, before augmentation (sumbench.augment);
+    # training data: originals = after the max_train_samples cap, before augmentation (sumbench.data.augment);
     # data_stats = token lengths, topics, copies per method (sumbench.report_data.data_statistics)
     original_train_examples: int | None = None
     augmented_examples: int | None = None

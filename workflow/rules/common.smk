@@ -5,10 +5,10 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.settings.types import DeploymentMethod
 
-from sumbench.config import load_model, model_files
+from sumbench.config.model import load_model, model_files
 from sumbench.containers import check_runtime, job_launcher
 from sumbench.errors import SumbenchError
-from sumbench.grid import check_models, load_grids
+from sumbench.config.grid import check_models, load_grids
 
 MODELS_DIR = config.get("models_dir", "configs/models")
 

@@ -6,7 +6,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Sequence
 
-from sumbench.diagnostics import BYTES_PER_MIB, Setting
+from sumbench.report.diagnostics import BYTES_PER_MIB, Setting
 
 DPI = 110
 

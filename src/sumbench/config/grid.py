@@ -14,10 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sumbench.config import REPO_ROOT, validate_with_schema
+from sumbench.config.schema import CONFIG_SCHEMA, validate_with_schema
 from sumbench.errors import ConfigError
 
-CONFIG_SCHEMA = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
 FULL_GRID = "full"
 RESULTS = "results"  # relative to the workflow directory; the Snakemake rules spell it out the same way
 
@@ -37,7 +36,7 @@ class Grid:
     timing_warmup_steps: int = 2
     repeats: int = 1
     seed: int = 42
-    augment: dict[str, Any] = field(default_factory=dict)  # settings of the augmentation methods (sumbench.augment)
+    augment: dict[str, Any] = field(default_factory=dict)  # settings of the augmentation methods (sumbench.data.augment)
 
     def __post_init__(self) -> None:
         has_csv, has_synth = "train" in self.data or "dev" in self.data, "synth" in self.data
@@ -111,7 +110,7 @@ def load_grids(config: dict, source: str = "configs/config.yaml") -> dict[str, G
 
 def check_augmentation(grid: Grid, source: str = "configs/config.yaml") -> None:
     """Each `augmentation` entry names registered methods that have what they need (e.g. a model)."""
-    from sumbench.augment import AugmentSettings, check_settings
+    from sumbench.data.augment import AugmentSettings, check_settings
 
     settings = AugmentSettings.from_dict(grid.augment, f"{source}: grids.{grid.name}.augment")
     for i, spec in enumerate(grid.augmentation):

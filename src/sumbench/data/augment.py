@@ -61,7 +61,7 @@ from sumbench.errors import ConfigError, DataError, SumbenchError
 
 NONE = "none"
 SEPARATOR = "::"  # fname of an augmented copy: "<original fname>::<method>"
-LEXICON = Path(__file__).parent / "resources" / "synonyms_ko.tsv"
+LEXICON = Path(__file__).parents[1] / "resources" / "synonyms_ko.tsv"
 
 
 # ------------------------------------------------------------------------------------------- settings
@@ -141,7 +141,7 @@ class AugmentSettings:
     def from_overrides(cls, overrides: Sequence[str], base: dict | None = None,
                        source: str = "augment") -> AugmentSettings:
         """``KEY=VALUE`` items (``ratio=0.3``, ``back_translation.model=DIR``) on top of ``base``."""
-        from sumbench.config import parse_value
+        from sumbench.overrides import parse_value
 
         data = json.loads(json.dumps(base or {}))
         for item in overrides:

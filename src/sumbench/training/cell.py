@@ -1,7 +1,7 @@
 """One grid cell: fine-tune a model at (batch size, grad accumulation, fold), evaluate it, write the records.
 
 Read top to bottom: ``run_cell`` loads the model, featurizes the fold, trains with the Hugging Face
-Trainer (Seq2SeqTrainer for seq2seq) under :mod:`sumbench.measure`, evaluates on the fold's held-out part
+Trainer (Seq2SeqTrainer for seq2seq) under :mod:`sumbench.training.measure`, evaluates on the fold's held-out part
 and on dev, and writes ``metrics.json``, ``train_log.jsonl`` and ``predictions.jsonl``.
 
 Gradient accumulation is loss-equivalent for every model: :func:`token_mean_loss` sums the token losses
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sumbench.config import ModelSpec, load_model, spec_to_dict
+from sumbench.config.model import ModelSpec, load_model, spec_to_dict
 from sumbench.errors import ConfigError, SumbenchError
 from sumbench.io import atomic_write_json, atomic_write_jsonl
 from sumbench.records import CellRecord
@@ -65,7 +65,7 @@ class Cell:
                 raise ConfigError(f"--{key.replace('_', '-')} must be >= 1, got {value}")
         if self.fold < 0:
             raise ConfigError(f"--fold must be >= 0, got {self.fold}")
-        from sumbench.augment import parse_augmentation
+        from sumbench.data.augment import parse_augmentation
 
         parse_augmentation(self.augmentation, "--augmentation")  # unknown or badly combined names fail here
 
@@ -167,10 +167,10 @@ def make_trainer(model, tokenizer, spec: ModelSpec, train_features: list[dict], 
     from transformers import EarlyStoppingCallback
     from transformers.trainer_callback import PrinterCallback
 
-    from sumbench.batching import EffectiveBatchLengthSampler, PadCollator, feature_length
+    from sumbench.training.batching import EffectiveBatchLengthSampler, PadCollator, feature_length
 
-    from sumbench.measure import make_callback
-    from sumbench.models import precision_and_memory_args
+    from sumbench.training.measure import make_callback
+    from sumbench.training.models import precision_and_memory_args
 
     t, dl = spec.training, spec.dataloader
     args_cls = Seq2SeqTrainingArguments if spec.kind == "seq2seq" else TrainingArguments
@@ -260,7 +260,7 @@ def generate(model, tokenizer, spec: ModelSpec, featurizer, dialogues: list[str]
     """
     import torch
 
-    from sumbench.models import generation_config
+    from sumbench.training.models import generation_config
 
     g = spec.generation
     model.eval()
@@ -303,7 +303,7 @@ def _load_split(cell: Cell, seed: int):
     the training set, checked against the fold; otherwise the cap and the augmentation (default settings,
     seeded by the model's training.seed) run here.
     """
-    from sumbench.augment import augment_examples, load_train_set
+    from sumbench.data.augment import augment_examples, load_train_set
     from sumbench.data.corpus import load_csv
     from sumbench.data.split import cap
 
@@ -328,7 +328,7 @@ def load_for_training(spec: ModelSpec):
     """Model + tokenizer through the pretrained path, with dropout override and LoRA applied."""
     from transformers import set_seed
 
-    from sumbench.models import apply_finetune, load_pretrained, set_dropout
+    from sumbench.training.models import apply_finetune, load_pretrained, set_dropout
 
     set_seed(spec.training.seed)  # new rows of a resized embedding and LoRA's A matrices start random: seed them
     model, tokenizer = load_pretrained(spec)
@@ -416,12 +416,12 @@ def _clear_records(out: Path) -> None:
 def _train_and_evaluate(cell: Cell, spec: ModelSpec, train, heldout, dev, record: CellRecord) -> None:
     import torch
 
-    from sumbench.features import Featurizer
-    from sumbench.measure import (FLOPS_FORMULA, Clock, MemoryProbe, TrainMeasurement, coefficient_of_variation,
+    from sumbench.training.features import Featurizer
+    from sumbench.training.measure import (FLOPS_FORMULA, Clock, MemoryProbe, TrainMeasurement, coefficient_of_variation,
                                   device_peak_flops, model_flops_utilization)
-    from sumbench.models import count_parameters
-    from sumbench.report_data import data_statistics
-    from sumbench.rouge import score
+    from sumbench.training.models import count_parameters
+    from sumbench.report.sections import data_statistics
+    from sumbench.evaluation.rouge import score
 
     _set_threads(cell.threads)
     model, tokenizer = load_for_training(spec)
@@ -503,9 +503,9 @@ def warmstart(spec: ModelSpec, train_csv: Path, out: Path, *, steps: int | None 
 
     from sumbench.data.corpus import load_csv
     from sumbench.data.synth import synthesize
-    from sumbench.features import Featurizer
-    from sumbench.models import build_tiny
-    from sumbench.tokenizer import cached_tokenizer
+    from sumbench.training.features import Featurizer
+    from sumbench.training.models import build_tiny
+    from sumbench.training.tokenizer import cached_tokenizer
 
     if spec.tiny is None:
         raise ConfigError(f"{spec.source_file}: model {spec.name!r} has no `tiny:` section; only tiny twins are "

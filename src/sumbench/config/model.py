@@ -13,13 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import yaml
 
+from sumbench.config.schema import MODEL_SCHEMA, REPO_ROOT, validate_with_schema
 from sumbench.errors import ConfigError
+from sumbench.overrides import apply_overrides
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-MODEL_SCHEMA = REPO_ROOT / "workflow" / "schemas" / "model.schema.yaml"
 DEFAULT_MODELS_DIR = Path(os.environ.get("SUMBENCH_MODELS_DIR", REPO_ROOT / "configs" / "models"))
 
 
@@ -174,24 +173,6 @@ _NESTED = {"tiny": TinySpec, "lora": LoraSpec, "quantization": QuantizationSpec,
            "generation": GenerationSpec, "resources": ResourceSpec}
 
 
-def validate_with_schema(data: Any, schema_path: Path, source: str) -> None:
-    """Validate ``data`` against a JSON schema (YAML file); raise ConfigError naming the file and key."""
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}: expected a mapping of keys, got {type(data).__name__}")
-    with open(schema_path, encoding="utf-8") as fh:
-        schema = yaml.safe_load(fh)
-    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(data), key=lambda e: list(e.absolute_path))
-    if not errors:
-        return
-    err = errors[0]
-    path = [str(p) for p in err.absolute_path]
-    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
-        allowed = err.schema.get("properties", {})
-        extra = sorted(set(err.instance) - set(allowed))
-        raise ConfigError(f"{source}: unknown key {'.'.join(path + extra[:1])!r} (allowed: {', '.join(sorted(allowed))})")
-    raise ConfigError(f"{source}: key {'.'.join(path) or '<top>'!r}: {err.message}")
-
-
 def spec_from_dict(data: dict, source: str) -> ModelSpec:
     validate_with_schema(data, MODEL_SCHEMA, source)
     kwargs: dict[str, Any] = {}
@@ -239,34 +220,6 @@ def _read_yaml(path: Path) -> Any:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark else ""
         raise ConfigError(f"{path}{line}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
-
-
-def apply_overrides(data: dict, overrides: list[str], source: str) -> dict:
-    """Apply ``KEY=VALUE`` overrides (dotted keys, YAML values) to a model dict; validation follows."""
-    data = yaml.safe_load(yaml.safe_dump(data))  # deep copy
-    for item in overrides:
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. training.learning_rate=1e-4")
-        node = data
-        parts = key.split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"--set {item!r}: {part!r} is not a section of {source}")
-        node[parts[-1]] = parse_value(raw)
-    return data
-
-
-def parse_value(raw: str) -> Any:
-    """A YAML scalar, except that ``3e-4`` is a number (YAML 1.1 reads it as a string)."""
-    value = yaml.safe_load(raw)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return value
-    return value
 
 
 def load_model(name: str, models_dir: str | os.PathLike = DEFAULT_MODELS_DIR,

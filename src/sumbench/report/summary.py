@@ -14,10 +14,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Sequence
 
-from sumbench.diagnostics import BYTES_PER_MIB, KINDS, Setting, diagnose, recommend, settings
+from sumbench.report.diagnostics import BYTES_PER_MIB, KINDS, Setting, diagnose, recommend, settings
 from sumbench.io import atomic_write_text, read_jsonl
 from sumbench.records import CellRecord, read_record
-from sumbench.report_data import data_sections, learning_curve_plot
+from sumbench.report.sections import data_sections, learning_curve_plot
 
 ROUGE_KEYS = ("rouge1", "rouge2", "rougeL", "rouge_sum")
 CSV_COLUMNS = ("model", "augmentation", "max_train_samples", "batch_size", "grad_accum", "effective_batch", "fold",
@@ -152,7 +152,7 @@ def render_csv(records: Sequence[CellRecord]) -> str:
 
 
 def write_plots(records: Sequence[CellRecord], log_paths: Sequence[Path], plot_dir: Path) -> list[tuple[Path, str]]:
-    from sumbench import plots
+    from sumbench.report import plots
 
     all_settings = settings(records)
     traces = {}

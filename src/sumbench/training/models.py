@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sumbench.config import ModelSpec
+from sumbench.config.model import ModelSpec
 from sumbench.errors import ConfigError
 
 CONFIG_CLASSES = {"bart": "BartConfig", "llama": "LlamaConfig", "qwen3": "Qwen3Config", "gpt_neox": "GPTNeoXConfig"}

@@ -50,7 +50,7 @@ def quantiles(values: Sequence[int]) -> dict[str, float]:
 def data_statistics(train, tokenizer, source_len: int, target_len: int) -> dict[str, Any]:
     """Token lengths (this model's tokenizer, no special tokens) of the original training examples, their
     share over the configured lengths, topic counts, and how many copies each augmentation added."""
-    from sumbench.augment import split_fname
+    from sumbench.data.augment import split_fname
 
     originals = [e for e in train if split_fname(e.fname)[1] is None]
     added = Counter(split_fname(e.fname)[1] for e in train if split_fname(e.fname)[1] is not None)
@@ -201,7 +201,7 @@ def learning_curve_plot(records: Sequence[CellRecord], path: str | Path) -> Path
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from sumbench.plots import _save  # the report's atomic PNG write
+    from sumbench.report.plots import _save  # the report's atomic PNG write
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.2))
     for (model, aug, bs, ga), by_cap in curves.items():
