@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 from docker.errors import APIError, ImageNotFound
 
-from sumbench import containers as C
+from sumbench.containers import images as I
+from sumbench.containers import jobs as J
 from sumbench.config.model import load_model
 from sumbench.config.schema import REPO_ROOT
 from tests.test_workflow import IGNORE, job_counts, snakemake
@@ -100,7 +101,7 @@ def tiny_bart():
 def plan_for(spec, tmp_path, command=("sumbench", "train", "--model", "tiny-bart"), environ=None, host_gpus=0,
              models_dir=None):
     environ = {"HOME": str(tmp_path / "home")} if environ is None else environ
-    return C.plan_run(spec, list(command), workdir=tmp_path / "work", environ=environ, uid=1234, gid=5678,
+    return J.plan_run(spec, list(command), workdir=tmp_path / "work", environ=environ, uid=1234, gid=5678,
                       host_gpus=host_gpus, models_dir=models_dir)
 
 
@@ -109,40 +110,40 @@ def test_every_model_names_a_docker_image_and_causal_models_share_the_causal_var
     from sumbench.config.model import model_files
 
     specs = [load_model(name) for name in model_files()]
-    needs = {n.ref: n for n in C.images_needed(specs)}
+    needs = {n.ref: n for n in I.images_needed(specs)}
     assert set(needs) == {"sumbench/seq2seq:0.1.0", "sumbench/causal:0.1.0"}
     assert needs["sumbench/seq2seq:0.1.0"].variant == "seq2seq" and "kobart" in needs["sumbench/seq2seq:0.1.0"].models
     assert needs["sumbench/causal:0.1.0"].variant == "causal" and "qwen3-4b" in needs["sumbench/causal:0.1.0"].models
 
 
 def test_docker_runtime_needs_a_docker_scheme(tiny_bart):
-    with pytest.raises(C.SumbenchError, match=r"tiny-bart.yaml: key 'container' is 'library://x/y'"):
-        C.docker_ref(replace(tiny_bart, container="library://x/y"))
-    with pytest.raises(C.SumbenchError, match="key 'container' is not set"):
-        C.docker_ref(replace(tiny_bart, container=None))
+    with pytest.raises(J.SumbenchError, match=r"tiny-bart.yaml: key 'container' is 'library://x/y'"):
+        I.docker_ref(replace(tiny_bart, container="library://x/y"))
+    with pytest.raises(J.SumbenchError, match="key 'container' is not set"):
+        I.docker_ref(replace(tiny_bart, container=None))
 
 
 # ------------------------------------------------------------------------------------------------ the workflow glue
 def test_job_launcher_host_docker_and_multi_gpu(tiny_bart):
-    assert C.job_launcher(tiny_bart, "host") == "sumbench"
-    assert C.job_launcher(tiny_bart, "docker", "configs/models") == \
+    assert J.job_launcher(tiny_bart, "host") == "sumbench"
+    assert J.job_launcher(tiny_bart, "docker", "configs/models") == \
         "sumbench images run --model tiny-bart --models-dir configs/models -- sumbench"
     four = replace(tiny_bart, resources=replace(tiny_bart.resources, gpus=4))
-    assert C.job_launcher(four, "host") == "accelerate launch --multi_gpu --num_processes 4 --module sumbench.cli"
-    assert C.job_launcher(four, "docker").startswith("sumbench images run --model tiny-bart -- accelerate launch")
-    with pytest.raises(C.SumbenchError, match="key 'runtime' must be one of host, docker, got 'podman'"):
-        C.job_launcher(tiny_bart, "podman")
+    assert J.job_launcher(four, "host") == "accelerate launch --multi_gpu --num_processes 4 --module sumbench.cli"
+    assert J.job_launcher(four, "docker").startswith("sumbench images run --model tiny-bart -- accelerate launch")
+    with pytest.raises(J.SumbenchError, match="key 'runtime' must be one of host, docker, got 'podman'"):
+        J.job_launcher(tiny_bart, "podman")
 
 
 def test_check_runtime_says_what_to_do_in_one_line():
-    assert C.check_runtime("host", use_apptainer=False) == "host"
-    assert C.check_runtime("host", use_apptainer=True, apptainer_found=True) == "host"
-    with pytest.raises(C.SumbenchError) as exc:
-        C.check_runtime("host", use_apptainer=True, apptainer_found=False)
+    assert J.check_runtime("host", use_apptainer=False) == "host"
+    assert J.check_runtime("host", use_apptainer=True, apptainer_found=True) == "host"
+    with pytest.raises(J.SumbenchError) as exc:
+        J.check_runtime("host", use_apptainer=True, apptainer_found=False)
     assert "--use-singularity needs Apptainer" in str(exc.value) and "runtime=docker" in str(exc.value)
     assert "\n" not in str(exc.value)
-    with pytest.raises(C.SumbenchError, match="use one"):
-        C.check_runtime("docker", use_apptainer=True, apptainer_found=True)
+    with pytest.raises(J.SumbenchError, match="use one"):
+        J.check_runtime("docker", use_apptainer=True, apptainer_found=True)
 
 
 # ------------------------------------------------------------------------------------------------ planning a run
@@ -178,7 +179,7 @@ def test_plan_models_dir_is_passed_and_mounted_read_only_when_outside_the_workdi
     assert inside.environment["SUMBENCH_MODELS_DIR"] == str((tmp_path / "work" / "configs" / "models").resolve())
     assert len(inside.mounts) == 3
     outside = plan_for(tiny_bart, tmp_path, models_dir=tmp_path / "elsewhere")
-    assert C.Mount(str(tmp_path / "elsewhere"), str(tmp_path / "elsewhere"), read_only=True) in outside.mounts
+    assert J.Mount(str(tmp_path / "elsewhere"), str(tmp_path / "elsewhere"), read_only=True) in outside.mounts
 
 
 @pytest.mark.parametrize("wanted, host, expected, note", [(0, 2, 0, None), (1, 0, 0, "has none: running on the CPU"),
@@ -189,7 +190,7 @@ def test_plan_requests_gpus_only_when_the_model_wants_them_and_the_host_has_them
     plan = plan_for(spec, tmp_path, host_gpus=host)
     assert plan.gpus == expected
     assert (note is None and not plan.notes) or any(note in n for n in plan.notes)
-    kwargs = C.container_kwargs(plan)
+    kwargs = J.container_kwargs(plan)
     if expected:
         assert kwargs["device_requests"][0]["Count"] == expected
         assert kwargs["device_requests"][0]["Capabilities"] == [["gpu"]]
@@ -199,10 +200,10 @@ def test_plan_requests_gpus_only_when_the_model_wants_them_and_the_host_has_them
 
 def test_container_kwargs_run_the_command_as_the_caller_in_the_workdir(tiny_bart, tmp_path):
     plan = plan_for(tiny_bart, tmp_path)
-    kwargs = C.container_kwargs(plan, name="job1")
+    kwargs = J.container_kwargs(plan, name="job1")
     assert kwargs["entrypoint"] == ["sumbench"] and kwargs["command"] == ["train", "--model", "tiny-bart"]
     assert kwargs["user"] == "1234:5678" and kwargs["working_dir"] == plan.workdir and kwargs["name"] == "job1"
-    assert kwargs["network_mode"] == "host" and kwargs["init"] is True and kwargs["labels"] == {C.JOB_LABEL: "tiny-bart"}
+    assert kwargs["network_mode"] == "host" and kwargs["init"] is True and kwargs["labels"] == {J.JOB_LABEL: "tiny-bart"}
     assert {(m["Source"], m["Target"], m["Type"]) for m in kwargs["mounts"]} == \
         {(m.source, m.target, "bind") for m in plan.mounts}
 
@@ -210,15 +211,15 @@ def test_container_kwargs_run_the_command_as_the_caller_in_the_workdir(tiny_bart
 def test_host_gpu_count_reads_dev_nvidia_devices(tmp_path):
     for name in ("nvidia0", "nvidia1", "nvidiactl", "nvidia-uvm"):
         (tmp_path / name).touch()
-    assert C.host_gpu_count(tmp_path) == 2
-    assert C.host_gpu_count(tmp_path / "none") == 0
+    assert J.host_gpu_count(tmp_path) == 2
+    assert J.host_gpu_count(tmp_path / "none") == 0
 
 
 # ------------------------------------------------------------------------------------------------ running a job
 def test_run_streams_logs_propagates_the_exit_code_and_removes_the_container(tiny_bart, tmp_path):
     client = FakeClient(chunks=[b"loading\n", b"step 1 loss 3.2\n"], code=3)
     out = io.BytesIO()
-    code = C.run_in_image(client, plan_for(tiny_bart, tmp_path), out)
+    code = J.run_in_image(client, plan_for(tiny_bart, tmp_path), out)
     assert code == 3
     log = out.getvalue().decode()
     assert "running in sumbench/seq2seq:0.1.0 as 1234:5678: sumbench train --model tiny-bart" in log
@@ -232,15 +233,15 @@ def test_run_stops_and_removes_the_container_on_sigterm(tiny_bart, tmp_path):
                         on_chunk=lambda i: os.kill(os.getpid(), signal.SIGTERM) if i == 1 else None)
     before = signal.getsignal(signal.SIGTERM)
     out = io.BytesIO()
-    assert C.run_in_image(client, plan_for(tiny_bart, tmp_path), out) == 128 + signal.SIGTERM
-    assert client.container.calls == ["start", f"stop({C.STOP_TIMEOUT_S})", "remove"]
+    assert J.run_in_image(client, plan_for(tiny_bart, tmp_path), out) == 128 + signal.SIGTERM
+    assert client.container.calls == ["start", f"stop({J.STOP_TIMEOUT_S})", "remove"]
     assert b"never" not in out.getvalue() and b"SIGTERM: stopping the container" in out.getvalue()
     assert signal.getsignal(signal.SIGTERM) is before
 
 
 def test_missing_image_is_one_line_with_the_build_command(tiny_bart, tmp_path):
-    with pytest.raises(C.ImageMissing) as exc:
-        C.run_in_image(FakeClient(present=()), plan_for(tiny_bart, tmp_path), io.BytesIO())
+    with pytest.raises(I.ImageMissing) as exc:
+        J.run_in_image(FakeClient(present=()), plan_for(tiny_bart, tmp_path), io.BytesIO())
     assert str(exc.value) == ("image sumbench/seq2seq:0.1.0 (model tiny-bart) is not built on this machine: "
                               "run `sumbench images build --model tiny-bart`")
 
@@ -249,14 +250,14 @@ def test_docker_refusing_gpus_says_to_install_the_container_toolkit(tiny_bart, t
     spec = replace(tiny_bart, resources=replace(tiny_bart.resources, gpus=1))
     error = APIError("500", explanation='could not select device driver "" with capabilities: [[gpu]]')
     client = FakeClient(create_error=error)
-    with pytest.raises(C.SumbenchError, match="install the NVIDIA Container Toolkit"):
-        C.run_in_image(client, plan_for(spec, tmp_path, host_gpus=1), io.BytesIO())
+    with pytest.raises(J.SumbenchError, match="install the NVIDIA Container Toolkit"):
+        J.run_in_image(client, plan_for(spec, tmp_path, host_gpus=1), io.BytesIO())
 
 
 def test_unreachable_daemon_is_one_line_with_what_to_start(monkeypatch):
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
-    with pytest.raises(C.DockerUnavailable) as exc:
-        C.connect()
+    with pytest.raises(I.DockerUnavailable) as exc:
+        I.connect()
     message = str(exc.value)
     assert message.startswith("Docker daemon unreachable at unix:///nonexistent/docker.sock")
     assert "systemctl start docker" in message and "\n" not in message
@@ -294,7 +295,7 @@ def test_build_context_is_the_filtered_tree_plus_extras(tmp_path):
     (root / ".dockerignore").write_text("# comment\nresults\n.venv\ndata\n")
     cert = tmp_path / "ca.crt"
     cert.write_text("CERT")
-    with C.build_context(root, {"ca-bundle.crt": cert}) as ctx, tarfile.open(fileobj=ctx) as tar:
+    with I.build_context(root, {"ca-bundle.crt": cert}) as ctx, tarfile.open(fileobj=ctx) as tar:
         names = set(tar.getnames())
         assert tar.extractfile("docker/extras/ca-bundle.crt").read() == b"CERT"
     assert {"Dockerfile", "src/sumbench/x.py", "docker/extras/README.md", "docker/extras/ca-bundle.crt"} <= names
@@ -305,8 +306,8 @@ def test_build_context_is_the_filtered_tree_plus_extras(tmp_path):
 def test_real_dockerignore_keeps_results_caches_and_environments_out():
     from docker.utils.build import exclude_paths
 
-    kept = exclude_paths(str(REPO_ROOT), C.dockerignore_patterns(REPO_ROOT))
-    assert {"Dockerfile", "pyproject.toml", "src/sumbench/containers.py", "workflow/schemas/model.schema.yaml",
+    kept = exclude_paths(str(REPO_ROOT), I.dockerignore_patterns(REPO_ROOT))
+    assert {"Dockerfile", "pyproject.toml", "src/sumbench/containers/jobs.py", "workflow/schemas/model.schema.yaml",
             "configs/models/tiny-bart.yaml", "docker/extras/README.md"} <= kept
     assert not any(p.split("/")[0] in {"results", ".venv", ".git", ".snakemake", ".pytest_cache", "data"} or
                    "__pycache__" in p for p in kept)
@@ -319,19 +320,19 @@ def test_local_extras_take_pips_cert_and_the_pinned_torch_wheel(tmp_path):
         (wheels / name).touch()
     cert = tmp_path / "ca.crt"
     cert.write_text("C")
-    extras = C.local_extras({"PIP_CERT": str(cert), "PIP_FIND_LINKS": f"file://{wheels} /nonexistent"}, "2.13.0")
+    extras = I.local_extras({"PIP_CERT": str(cert), "PIP_FIND_LINKS": f"file://{wheels} /nonexistent"}, "2.13.0")
     assert extras == {"ca-bundle.crt": cert,
                       "wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl":
                           wheels / "torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl"}
-    assert C.torch_version() == "2.13.0"
+    assert I.torch_version() == "2.13.0"
 
 
 def test_build_image_shows_progress_and_passes_variant_base_and_host_network(tmp_path):
     api = FakeApi([{"stream": "Step 1/3 : FROM base\n"}, {"stream": " ---> abc\n"}, {"aux": {"ID": "sha256:123"}}])
     client = type("Client", (), {"api": api, "images": FakeImages({"sumbench/causal:0.1.0"})})()
     lines: list[str] = []
-    need = C.ImageNeed("sumbench/causal:0.1.0", "causal", ("tiny-llama",))
-    image_id = C.build_image(client, need, base_image="debian:local", build_args={"TORCH_VERSION": "2.13.0"},
+    need = I.ImageNeed("sumbench/causal:0.1.0", "causal", ("tiny-llama",))
+    image_id = I.build_image(client, need, base_image="debian:local", build_args={"TORCH_VERSION": "2.13.0"},
                              extras={}, echo=lines.append)
     assert image_id == "sha256:123"
     assert api.kwargs["tag"] == "sumbench/causal:0.1.0" and api.kwargs["network_mode"] == "host"
@@ -345,15 +346,15 @@ def test_build_image_shows_progress_and_passes_variant_base_and_host_network(tmp
 def test_build_error_is_reported_with_the_last_output():
     api = FakeApi([{"stream": "Step 5/9 : RUN pip install x\n"}, {"error": "The command returned a non-zero code: 1"}])
     client = type("Client", (), {"api": api, "images": FakeImages(set())})()
-    with pytest.raises(C.BuildFailed, match=r"building sumbench/seq2seq:0.1.0 failed: The command .* RUN pip install x"):
-        C.build_image(client, C.ImageNeed("sumbench/seq2seq:0.1.0", "seq2seq", ("kobart",)), extras={},
+    with pytest.raises(I.BuildFailed, match=r"building sumbench/seq2seq:0.1.0 failed: The command .* RUN pip install x"):
+        I.build_image(client, I.ImageNeed("sumbench/seq2seq:0.1.0", "seq2seq", ("kobart",)), extras={},
                       echo=lambda line: None)
 
 
 def test_parse_build_args():
-    assert C.parse_build_args(["A=1", "B=x=y"]) == {"A": "1", "B": "x=y"}
-    with pytest.raises(C.SumbenchError, match="expected KEY=VALUE"):
-        C.parse_build_args(["A"])
+    assert I.parse_build_args(["A=1", "B=x=y"]) == {"A": "1", "B": "x=y"}
+    with pytest.raises(J.SumbenchError, match="expected KEY=VALUE"):
+        I.parse_build_args(["A"])
 
 
 # ------------------------------------------------------------------------------------------------ the workflow
@@ -440,7 +441,7 @@ def test_docker_runtime_wraps_train_jobs_and_nothing_else(repo):
 
 
 def test_use_singularity_without_apptainer_fails_before_the_run_in_one_line(repo):
-    if C.apptainer_available():
+    if J.apptainer_available():
         pytest.skip("apptainer is installed here")
     proc = snakemake(repo, "-n", "quick_test", "--use-singularity")
     assert proc.returncode != 0

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from sumbench import containers as C
+from sumbench.containers import images as I
+from sumbench.containers import jobs as J
 from sumbench.config.model import load_model
 from sumbench.config.schema import REPO_ROOT
 from tests.test_workflow import IGNORE
@@ -59,10 +60,10 @@ def skip_or_fail(reason: str):
 @pytest.fixture(scope="module")
 def client():
     try:
-        client = C.connect()
-    except C.DockerUnavailable as exc:
+        client = I.connect()
+    except I.DockerUnavailable as exc:
         skip_or_fail(f"no Docker engine: {exc} (CI starts one with `bash .ci/docker-setup.sh start`)")
-    if C.image_info(client, BASE_IMAGE) is None:
+    if I.image_info(client, BASE_IMAGE) is None:
         skip_or_fail(f"base image {BASE_IMAGE} is missing: `bash .ci/docker-setup.sh start` makes it with debootstrap")
     return client
 
@@ -90,7 +91,7 @@ def image(client, workdir, tmp_path_factory, pytestconfig):
     log.write_text(proc.stdout + proc.stderr, encoding="utf-8")
     assert proc.returncode == 0, f"build failed (full log: {log}): {proc.stderr[-2000:]} {proc.stdout[-3000:]}"
     assert "Step 1/" in proc.stdout and f"built {TEST_IMAGE} in " in proc.stdout  # progress was visible
-    info = C.image_info(client, TEST_IMAGE)
+    info = I.image_info(client, TEST_IMAGE)
     say(pytestconfig, f"image build: {time.monotonic() - started:.0f} s, {info['size'] / 1e9:.2f} GB")
     return TEST_IMAGE
 
@@ -105,7 +106,7 @@ def open_tmp():
 
 
 def leftover_containers(client) -> list:
-    return client.containers.list(all=True, filters={"label": C.JOB_LABEL})
+    return client.containers.list(all=True, filters={"label": J.JOB_LABEL})
 
 
 def key_paths(obj, prefix: str = "") -> set[str]:
@@ -156,11 +157,11 @@ def test_files_belong_to_the_user_the_job_runs_as(client, image, workdir, open_t
     out.mkdir()
     out.chmod(0o777)
     spec = load_model("tiny-bart", workdir / "configs" / "models")
-    plan = C.plan_run(spec, ["sumbench", "data", "synth", "--n", "12", "--out", str(out / "corpus")], workdir=tmp_path,
+    plan = J.plan_run(spec, ["sumbench", "data", "synth", "--n", "12", "--out", str(out / "corpus")], workdir=tmp_path,
                       environ={"HOME": str(tmp_path / "home")}, uid=4321, gid=4322, host_gpus=0)
     log = tmp_path / "job.log"
     with open(log, "wb") as fh:
-        assert C.run_in_image(client, plan, fh) == 0, log.read_text()
+        assert J.run_in_image(client, plan, fh) == 0, log.read_text()
     written = sorted((out / "corpus").iterdir())
     assert written and all((p.stat().st_uid, p.stat().st_gid) == (4321, 4322) for p in written)
     assert not leftover_containers(client)
@@ -171,7 +172,7 @@ def test_sigterm_stops_and_removes_the_container(client, image, workdir, pytestc
                              str(workdir / "configs" / "models"), "--", "sleep", "300"],
                             cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
-    while not client.containers.list(filters={"label": C.JOB_LABEL, "status": "running"}):
+    while not client.containers.list(filters={"label": J.JOB_LABEL, "status": "running"}):
         assert time.monotonic() < deadline and proc.poll() is None, proc.stdout.read() if proc.poll() is not None else ""
         time.sleep(0.5)
     started = time.monotonic()
@@ -179,7 +180,7 @@ def test_sigterm_stops_and_removes_the_container(client, image, workdir, pytestc
     assert proc.wait(timeout=60) == 128 + signal.SIGTERM
     stopped_in = time.monotonic() - started
     say(pytestconfig, f"SIGTERM to container gone: {stopped_in:.1f} s")
-    assert stopped_in < C.STOP_TIMEOUT_S + 5
+    assert stopped_in < J.STOP_TIMEOUT_S + 5
     assert not leftover_containers(client)
 
 

@@ -101,7 +101,7 @@ def _diff(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------ images (sumbench.containers)
 def _image_needs(models_dir: str | None, only: list[str] | None = None):
     from sumbench.config.model import DEFAULT_MODELS_DIR, load_model, model_files
-    from sumbench.containers import images_needed
+    from sumbench.containers.images import images_needed
 
     folder = models_dir or DEFAULT_MODELS_DIR
     specs = [load_model(name, folder) for name in model_files(folder)]
@@ -113,7 +113,7 @@ def _image_needs(models_dir: str | None, only: list[str] | None = None):
 
 
 def _images_list(args: argparse.Namespace) -> int:
-    from sumbench.containers import DockerUnavailable, connect, format_table, list_rows
+    from sumbench.containers.images import DockerUnavailable, connect, format_table, list_rows
 
     needs = _image_needs(args.models_dir)
     try:
@@ -126,7 +126,7 @@ def _images_list(args: argparse.Namespace) -> int:
 
 
 def _images_build(args: argparse.Namespace) -> int:
-    from sumbench.containers import build_image, connect, parse_build_args
+    from sumbench.containers.images import build_image, connect, parse_build_args
 
     build_args = parse_build_args(args.build_arg)
     needs = _image_needs(args.models_dir, args.model)
@@ -142,7 +142,8 @@ def _images_run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from sumbench.config.model import DEFAULT_MODELS_DIR, load_model
-    from sumbench.containers import connect, host_gpu_count, plan_run, run_in_image
+    from sumbench.containers.images import connect
+    from sumbench.containers.jobs import host_gpu_count, plan_run, run_in_image
 
     command = args.job[1:] if args.job[:1] == ["--"] else args.job
     spec = load_model(args.model, args.models_dir or DEFAULT_MODELS_DIR)

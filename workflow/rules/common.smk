@@ -6,7 +6,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.settings.types import DeploymentMethod
 
 from sumbench.config.model import load_model, model_files
-from sumbench.containers import check_runtime, job_launcher
+from sumbench.containers.jobs import check_runtime, job_launcher
 from sumbench.errors import SumbenchError
 from sumbench.config.grid import check_models, load_grids
 

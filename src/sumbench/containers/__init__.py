@@ -1,0 +1,1 @@
+"""Per-model containers: the Docker images (``images.py``) and where a train job runs (``jobs.py``)."""
