@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from sumbench.records import CellRecord
-from sumbench.report.sections import (data_sections, data_statistics, learning_curve_plot, paired_difference,
-                                  quantiles, t_95)
+from sumbench.report.plots import learning_curve_plot
+from sumbench.report.sections import data_sections, paired_difference, t_95
 
 STATS = {"examples": 100, "augmented": {}, "source_len": 256, "target_len": 64,
          "dialogue_tokens": {"min": 40, "p10": 60, "p50": 90, "p90": 150, "p99": 240, "max": 300, "mean": 98.5},
@@ -70,22 +70,3 @@ def test_learning_curve_plot(tmp_path):
     path = learning_curve_plot(RECORDS, tmp_path / "plots" / "learning_curve.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert learning_curve_plot(RECORDS[:3], tmp_path / "none.png") is None and not (tmp_path / "none.png").exists()
-
-
-def test_data_statistics_counts_originals_tokens_and_copies(toy_tokenizer):
-    from sumbench.data.corpus import Example
-
-    train = [Example("a", "#Person1#: 안녕하세요 오늘 식당 예약", "#Person1#은 예약한다", "식당 예약"),
-             Example("b", "#Person1#: 병원 진료 시간 " * 20, "#Person1#은 묻는다", "병원 진료"),
-             Example("a::speaker_swap", "#Person2#: 안녕하세요 오늘 식당 예약", "#Person2#는 예약한다", "식당 예약")]
-    s = data_statistics(train, toy_tokenizer, source_len=16, target_len=64)
-    assert s["examples"] == 2 and s["augmented"] == {"speaker_swap": 1}
-    assert s["topics"] == {"식당 예약": 1, "병원 진료": 1}
-    assert s["dialogue_over_source_len"] == 0.5 and s["summary_over_target_len"] == 0.0
-    assert s["dialogue_tokens"]["max"] > 16 >= s["dialogue_tokens"]["min"]
-
-
-def test_quantiles_nearest_rank():
-    q = quantiles(list(range(1, 101)))
-    assert (q["min"], q["p10"], q["p50"], q["p90"], q["max"], q["mean"]) == (1, 10, 50, 90, 100, 50.5)
-    assert quantiles([]) == {}
