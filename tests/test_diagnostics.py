@@ -1,8 +1,9 @@
 import pytest
 
-from sumbench.report.diagnostics import diagnose, ga_equivalence, memory_saturation, recommend, settings
-from sumbench.report.plots import pareto_front
 from sumbench.records import CellRecord
+from sumbench.report.diagnostics import diagnose, ga_equivalence, memory_saturation, recommend
+from sumbench.report.folds import group_by_setting
+from sumbench.report.plots import pareto_front
 
 GIB = 2**30
 
@@ -19,20 +20,20 @@ def test_recommends_fastest_within_fold_noise_and_memory():
                rec(8, 1, 0, 0.90, 30), rec(8, 1, 1, 0.90, 30),  # 0.90 >= 0.879: within noise, fastest
                rec(16, 1, 0, 0.50, 90), rec(16, 1, 1, 0.50, 90),  # fast but worse
                rec(32, 1, 0, 0.95, 99, peak=23 * GIB), rec(32, 1, 1, 0.95, 99, peak=23 * GIB)]  # > 90% memory
-    pick = recommend(settings(records))
+    pick = recommend(group_by_setting(records))
     assert pick.setting.label == "bs8/ga1"
     assert "30.0 samples/s" in pick.reason and "within 1 std" in pick.reason
 
 
 def test_saturation_is_flagged_when_a_bigger_batch_is_slower_per_sample():
-    findings = memory_saturation(settings([rec(8, 1, sps=100), rec(16, 1, sps=60), rec(32, 1, sps=61)]))
+    findings = memory_saturation(group_by_setting([rec(8, 1, sps=100), rec(16, 1, sps=60), rec(32, 1, sps=61)]))
     assert len(findings) == 1 and "from 100.0 at bs8/ga1 to 60.0 at bs16/ga1 (-40%)" in findings[0].message
 
 
 def test_alloc_retries_and_reserved_memory_are_saturation():
     r = rec(8, 1)
     r.cuda_alloc_retries, r.cuda_max_reserved_bytes = 3, 23 * GIB
-    messages = " ".join(f.message for f in memory_saturation(settings([r])))
+    messages = " ".join(f.message for f in memory_saturation(group_by_setting([r])))
     assert "3 CUDA allocator retries" in messages and "reserved 96% of device memory" in messages
 
 
@@ -57,5 +58,5 @@ def test_pareto_front():
 @pytest.mark.parametrize("status", ["oom", "error"])
 def test_failed_cells_are_neither_recommended_nor_diagnosed(status):
     failed = rec(64, 1, sps=500, rouge_sum=9, status=status)
-    assert recommend(settings([rec(8, 1), failed])).setting.batch_size == 8
+    assert recommend(group_by_setting([rec(8, 1), failed])).setting.batch_size == 8
     assert ga_equivalence([failed, rec(32, 2, gn=50)]) == []

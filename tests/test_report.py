@@ -1,7 +1,11 @@
+import ast
 import csv
 import io
 import json
+import sys
+from pathlib import Path
 
+import sumbench.report
 from sumbench.records import CellRecord, read_record
 from sumbench.report.summary import render_csv, render_markdown, write_report
 
@@ -59,3 +63,24 @@ def test_write_report_round_trips_records(tmp_path):
     from sumbench.errors import SumbenchError
     with pytest.raises(SumbenchError, match="schema_version 99"):
         read_record(bad)
+
+
+def test_report_imports_only_records_io_errors_and_itself():
+    """The report is a function of the records: no report module reaches into training, data or config code."""
+    allowed = {"sumbench.records", "sumbench.io", "sumbench.errors"}
+    third_party = {"matplotlib"}
+    for path in sorted(Path(sumbench.report.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:  # relative: another report module
+                    continue
+                names = [f"{node.module}.{a.name}" if node.module == "sumbench" else node.module for a in node.names]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                ok = (name in allowed or name.split(".")[:2] == ["sumbench", "report"] if top == "sumbench"
+                      else top in sys.stdlib_module_names or top in third_party)
+                assert ok, f"{path.name}:{node.lineno} imports {name}"

@@ -1,117 +1,46 @@
-"""What the numbers say: per-model recommendation and the diagnostics the user's reports needed.
+"""What the numbers say: the recommended setting per model, and findings of memory saturation, first-step
+gradient norms that differ between bs × ga splits of one effective batch, gradient spikes, padding waste
+and truncation.
 
-Pure functions of the records (and, for grad-norm traces, of nothing else): each finding names the
-cells and the measured values that triggered it. Thresholds are named constants.
+Pure functions of the records: each finding names the cells and the measured values that triggered it.
+Thresholds are named constants.
 """
 
 from __future__ import annotations
 
-import os
-import statistics
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Sequence
 
-from sumbench.records import CellRecord
+from sumbench.records import BYTES_PER_MIB, CellRecord
+from sumbench.report.folds import SettingFolds, group_by_setting
 
 MEMORY_LIMIT_FRACTION = 0.90  # a recommended cell must stay below this share of device memory
 SATURATION_DROP = 0.95  # samples/s at a larger batch below this share of the smaller batch's = saturation
 GA_MISMATCH = 1.10  # first-step grad-norm ratio between bs x ga splits of one effective batch
 PADDING_WASTE = 0.70  # padding efficiency (real / padded tokens) below this is flagged
 TRUNCATION = 0.05  # share of examples truncated above this is flagged
-BYTES_PER_MIB = 1024 ** 2
-
-
-@dataclass(frozen=True)
-class Setting:
-    """One (model, augmentation, cap, batch size, grad accum) setting: its folds' records."""
-
-    model: str
-    augmentation: str
-    cap: int | None
-    batch_size: int
-    grad_accum: int
-    records: tuple[CellRecord, ...]
-
-    @property
-    def label(self) -> str:
-        extra = ("" if self.augmentation == "none" else f", aug {self.augmentation}") + \
-            ("" if self.cap is None else f", cap {self.cap}")
-        return f"bs{self.batch_size}/ga{self.grad_accum}{extra}"
-
-    @property
-    def effective_batch(self) -> int:
-        return self.batch_size * self.grad_accum
-
-    @property
-    def ok(self) -> list[CellRecord]:
-        return [r for r in self.records if r.status == "ok"]
-
-    def values(self, field: str) -> list[float]:
-        return [getattr(r, field) for r in self.ok if getattr(r, field) is not None]
-
-    def mean(self, field: str) -> float | None:
-        vals = self.values(field)
-        return statistics.mean(vals) if vals else None
-
-    def std(self, field: str) -> float:
-        vals = self.values(field)
-        return statistics.stdev(vals) if len(vals) > 1 else 0.0
-
-    def median(self, field: str) -> float | None:
-        vals = self.values(field)
-        return statistics.median(vals) if vals else None
-
-    def peak_memory(self) -> int | None:
-        vals = self.values("peak_memory_bytes")
-        return max(vals) if vals else None
-
-    def memory_fraction(self) -> float | None:
-        """Peak memory over the device's: CUDA total on a GPU, physical RAM on a CPU."""
-        peak = self.peak_memory()
-        if peak is None:
-            return None
-        totals = self.values("cuda_device_total_bytes")
-        total = max(totals) if totals else physical_memory_bytes()
-        return peak / total if total else None
-
-
-def physical_memory_bytes() -> int | None:
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError):
-        return None
-
-
-def settings(records: Iterable[CellRecord]) -> list[Setting]:
-    groups: dict[tuple, list[CellRecord]] = defaultdict(list)
-    for r in records:
-        groups[(r.model, r.augmentation, r.max_train_samples, r.batch_size, r.grad_accum)].append(r)
-    return [Setting(*key, records=tuple(sorted(rs, key=lambda r: r.fold)))
-            for key, rs in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or 0, *kv[0][3:]))]
 
 
 # ------------------------------------------------------------------------------------- recommendation
 @dataclass(frozen=True)
 class Recommendation:
-    model: str
-    setting: Setting | None
+    setting: SettingFolds | None  # None: nothing qualifies, and the reason says why
     reason: str
 
 
-def recommend(model_settings: Sequence[Setting]) -> Recommendation:
+def recommend(model_settings: Sequence[SettingFolds]) -> Recommendation:
     """The fastest setting (samples/s) whose ROUGE-Sum is within fold noise (1 std) of the best and whose
     memory is below MEMORY_LIMIT_FRACTION of the device."""
-    model = model_settings[0].model
     scored = [s for s in model_settings if s.mean("rouge_sum") is not None and s.median("samples_per_s")]
     if not scored:
-        return Recommendation(model, None, "no setting finished with a ROUGE score")
+        return Recommendation(None, "no setting finished with a ROUGE score")
     best = max(scored, key=lambda s: s.mean("rouge_sum"))
     floor = best.mean("rouge_sum") - best.std("rouge_sum")
     fits = [s for s in scored if (s.memory_fraction() or 0.0) < MEMORY_LIMIT_FRACTION]
     candidates = [s for s in fits if s.mean("rouge_sum") >= floor]
     if not candidates:
-        return Recommendation(model, None, f"every setting within fold noise of the best ({best.label}) uses "
+        return Recommendation(None, f"every setting within fold noise of the best ({best.label}) uses "
                                            f">= {MEMORY_LIMIT_FRACTION:.0%} of device memory")
     pick = max(candidates, key=lambda s: s.median("samples_per_s"))
     mem = pick.memory_fraction()
@@ -120,7 +49,7 @@ def recommend(model_settings: Sequence[Setting]) -> Recommendation:
     reason = (f"{pick.median('samples_per_s'):.1f} samples/s, the fastest of {len(candidates)} setting(s) whose "
               f"ROUGE-Sum {pick.mean('rouge_sum'):.3f} is {noise}; peak memory "
               f"{pick.peak_memory() / BYTES_PER_MIB:,.0f} MiB" + (f" ({mem:.0%} of device)" if mem is not None else ""))
-    return Recommendation(model, pick, reason)
+    return Recommendation(pick, reason)
 
 
 # ----------------------------------------------------------------------------------------- diagnostics
@@ -134,9 +63,9 @@ class Finding:
 KINDS = ("memory saturation", "gradient accumulation", "gradient spikes", "padding waste", "truncation")
 
 
-def memory_saturation(all_settings: Sequence[Setting]) -> list[Finding]:
+def memory_saturation(all_settings: Sequence[SettingFolds]) -> list[Finding]:
     out = []
-    by_line: dict[tuple, list[Setting]] = defaultdict(list)
+    by_line: dict[tuple, list[SettingFolds]] = defaultdict(list)
     for s in all_settings:
         by_line[(s.model, s.augmentation, s.cap, s.grad_accum)].append(s)
     for (model, _, _, ga), line in by_line.items():
@@ -186,7 +115,7 @@ def gradient_spikes(records: Sequence[CellRecord]) -> list[Finding]:
             for r in records if r.status == "ok" and r.grad_norm_spikes]
 
 
-def padding_and_truncation(all_settings: Sequence[Setting]) -> list[Finding]:
+def padding_and_truncation(all_settings: Sequence[SettingFolds]) -> list[Finding]:
     out = []
     for s in all_settings:
         eff = s.mean("padding_efficiency")
@@ -201,7 +130,7 @@ def padding_and_truncation(all_settings: Sequence[Setting]) -> list[Finding]:
 
 
 def diagnose(records: Sequence[CellRecord]) -> list[Finding]:
-    all_settings = settings(records)
+    all_settings = group_by_setting(records)
     findings = (memory_saturation(all_settings) + ga_equivalence(records) + gradient_spikes(records)
                 + padding_and_truncation(all_settings))
     seen, unique = set(), []

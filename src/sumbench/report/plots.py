@@ -1,25 +1,31 @@
-"""The report's four plots (PNG, matplotlib's Agg backend): each function takes records, writes one file."""
+"""The report's plots (PNG, matplotlib's Agg backend): each function takes settings or records and writes
+one file atomically."""
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from pathlib import Path
 from typing import Sequence
 
-from sumbench.report.diagnostics import BYTES_PER_MIB, Setting
+from sumbench.records import BYTES_PER_MIB, CellRecord
+from sumbench.report.folds import SettingFolds
+from sumbench.report.sections import METRIC, learning_curves
 
 DPI = 110
 
 
-def _figure():
+def _figure(ncols: int = 1, figsize: tuple[float, float] = (6.4, 4.2)):
+    """pyplot, a figure, and its ``ncols`` gridded axes (one axis alone, not a tuple, when ncols is 1)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    ax.grid(True, alpha=0.3)
-    return plt, fig, ax
+    fig, axes = plt.subplots(1, ncols, figsize=figsize)
+    for ax in (axes,) if ncols == 1 else axes:
+        ax.grid(True, alpha=0.3)
+    return plt, fig, axes
 
 
 def _save(plt, fig, path: Path) -> Path:
@@ -32,10 +38,10 @@ def _save(plt, fig, path: Path) -> Path:
     return path
 
 
-def throughput_vs_effective_batch(all_settings: Sequence[Setting], path: Path) -> Path:
+def throughput_vs_effective_batch(all_settings: Sequence[SettingFolds], path: Path) -> Path:
     """samples/s against effective batch, one line per model (the best bs x ga split at each point)."""
     plt, fig, ax = _figure()
-    by_model: dict[str, dict[int, list[Setting]]] = defaultdict(lambda: defaultdict(list))
+    by_model: dict[str, dict[int, list[SettingFolds]]] = defaultdict(lambda: defaultdict(list))
     for s in all_settings:
         if s.median("samples_per_s"):
             by_model[s.model][s.effective_batch].append(s)
@@ -52,10 +58,10 @@ def throughput_vs_effective_batch(all_settings: Sequence[Setting], path: Path) -
     return _save(plt, fig, path)
 
 
-def memory_vs_batch(all_settings: Sequence[Setting], path: Path) -> Path:
+def memory_vs_batch(all_settings: Sequence[SettingFolds], path: Path) -> Path:
     """Peak memory against micro-batch size, one line per model (smallest grad accum)."""
     plt, fig, ax = _figure()
-    by_model: dict[str, list[Setting]] = defaultdict(list)
+    by_model: dict[str, list[SettingFolds]] = defaultdict(list)
     for s in all_settings:
         if s.peak_memory():
             by_model[s.model].append(s)
@@ -76,7 +82,7 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
             if not any(x2 >= x and y2 >= y and (x2, y2) != (x, y) for x2, y2 in points)]
 
 
-def rouge_vs_throughput(all_settings: Sequence[Setting], path: Path) -> Path:
+def rouge_vs_throughput(all_settings: Sequence[SettingFolds], path: Path) -> Path:
     """ROUGE-Sum against samples/s for every setting; the Pareto front is marked."""
     plt, fig, ax = _figure()
     scored = [s for s in all_settings if s.mean("rouge_sum") is not None and s.median("samples_per_s")]
@@ -106,3 +112,32 @@ def grad_norm_traces(traces: dict[str, list[tuple[int, float]]], path: Path) -> 
     if traces:
         ax.legend(fontsize=6, ncol=2)
     return _save(plt, fig, path)
+
+
+def learning_curve_plot(records: Sequence[CellRecord], path: Path) -> Path | None:
+    """ROUGE-Sum and eval loss against original training examples, one line per (model, augmentation, bs, ga),
+    error bars = std over folds. Returns the path, or None (nothing written) when no setting spans two caps."""
+    curves = learning_curves(records)
+    if not curves:
+        return None
+    plt, fig, (left, right) = _figure(2, figsize=(10, 4.2))
+    for (model, aug, bs, ga), by_cap in curves.items():
+        points = []
+        for s in by_cap.values():
+            n, loss = s.mean_original_examples(), s.mean("eval_loss")
+            if n is not None:
+                points.append((n, s.mean(METRIC), s.std(METRIC), math.nan if loss is None else loss))
+        points.sort()
+        if points:
+            xs, ys, es, ls = zip(*points)
+            label = f"{model} {aug} bs{bs}/ga{ga}"
+            left.errorbar(xs, ys, yerr=es, marker="o", capsize=3, label=label)
+            right.plot(xs, ls, marker="o", label=label)
+    for ax, ylabel in ((left, "dev ROUGE-Sum (± std over folds)"),
+                       (right, "eval loss, held-out part (mean over folds)")):
+        ax.set_xscale("log")
+        ax.set_xlabel("original training examples (log scale)")
+        ax.set_ylabel(ylabel)
+    left.legend(fontsize=7)
+    fig.suptitle("Learning curve over max_train_samples")
+    return _save(plt, fig, Path(path))

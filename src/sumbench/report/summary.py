@@ -14,10 +14,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Sequence
 
-from sumbench.report.diagnostics import BYTES_PER_MIB, KINDS, Setting, diagnose, recommend, settings
 from sumbench.io import atomic_write_text, read_jsonl
-from sumbench.records import CellRecord, read_record
-from sumbench.report.sections import data_sections, learning_curve_plot
+from sumbench.records import BYTES_PER_MIB, CellRecord, cap_label, read_record
+from sumbench.report.diagnostics import KINDS, diagnose, recommend
+from sumbench.report.folds import SettingFolds, group_by_setting
+from sumbench.report.formatting import MISSING, mean_std, number
+from sumbench.report.plots import (grad_norm_traces, learning_curve_plot, memory_vs_batch, rouge_vs_throughput,
+                                   throughput_vs_effective_batch)
+from sumbench.report.sections import data_sections
 
 ROUGE_KEYS = ("rouge1", "rouge2", "rougeL", "rouge_sum")
 CSV_COLUMNS = ("model", "augmentation", "max_train_samples", "batch_size", "grad_accum", "effective_batch", "fold",
@@ -36,31 +40,19 @@ PLOTS = (  # file, caption
 )
 
 
-def _mean_std(s: Setting, field: str) -> str:
-    vals = s.values(field)
-    if not vals:
-        return "–"
-    return f"{vals[0]:.3f}" if len(vals) == 1 else f"{statistics.mean(vals):.3f} ± {statistics.stdev(vals):.3f}"
-
-
-def _median(s: Setting, field: str, fmt: str) -> str:
-    value = s.median(field)
-    return "–" if value is None else format(value, fmt)
-
-
-def _status(s: Setting) -> str:
+def _status(s: SettingFolds) -> str:
     counts = Counter(r.status for r in s.records)
     return ", ".join(f"{n}/{len(s.records)} {status}" for status, n in sorted(counts.items()))
 
 
-def _grad(s: Setting) -> str:
+def _grad(s: SettingFolds) -> str:
     med, top = s.values("grad_norm_median"), s.values("grad_norm_max")
-    return f"{statistics.median(med):.3g} / {max(top):.3g}" if med else "–"
+    return f"{statistics.median(med):.3g} / {max(top):.3g}" if med else MISSING
 
 
-def _mib(s: Setting) -> str:
+def _mib(s: SettingFolds) -> str:
     peak = s.peak_memory()
-    return "–" if peak is None else f"{peak / BYTES_PER_MIB:,.0f}"
+    return number(None if peak is None else peak / BYTES_PER_MIB, ",.0f")
 
 
 def _environment(records: Sequence[CellRecord]) -> list[str]:
@@ -78,21 +70,21 @@ def _environment(records: Sequence[CellRecord]) -> list[str]:
     if len(shas) > 1:
         lines.append(f"- **Warning**: records come from {len(shas)} code versions: {', '.join(shas)}")
     kinds = sorted({r.memory_kind for r in records if r.memory_kind})
-    lines.append(f"- **Memory** column: {', '.join(kinds) or '–'} (cpu_peak_rss = peak resident set of the job "
+    lines.append(f"- **Memory** column: {', '.join(kinds) or MISSING} (cpu_peak_rss = peak resident set of the job "
                  f"process; cuda_max_allocated = torch.cuda.max_memory_allocated)")
     return lines
 
 
-def _model_table(model_settings: Sequence[Setting]) -> list[str]:
+def _model_table(model_settings: Sequence[SettingFolds]) -> list[str]:
     out = ["| aug | cap | bs | ga | eff. batch | s/step | samples/s | tokens/s | peak MiB | ROUGE-1 | ROUGE-2 "
            "| ROUGE-L | ROUGE-Sum | eval loss | grad norm med/max | status |",
            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for s in model_settings:
         out.append(" | ".join([
-            f"| {s.augmentation}", str(s.cap or "all"), str(s.batch_size), str(s.grad_accum), str(s.effective_batch),
-            _median(s, "s_per_step_median", ".3f"), _median(s, "samples_per_s", ".2f"),
-            _median(s, "tokens_per_s", ",.0f"), _mib(s), *(_mean_std(s, k) for k in ROUGE_KEYS),
-            _mean_std(s, "eval_loss"), _grad(s), _status(s) + " |"]))
+            f"| {s.augmentation}", cap_label(s.cap), str(s.batch_size), str(s.grad_accum), str(s.effective_batch),
+            number(s.median("s_per_step_median"), ".3f"), number(s.median("samples_per_s"), ".2f"),
+            number(s.median("tokens_per_s"), ",.0f"), _mib(s), *(mean_std(s.values(k)) for k in ROUGE_KEYS),
+            mean_std(s.values("eval_loss")), _grad(s), _status(s) + " |"]))
     failed = [r for s in model_settings for r in s.records if r.status != "ok"]
     if failed:
         out += ["", "Failed cells:", ""]
@@ -104,7 +96,7 @@ def _model_table(model_settings: Sequence[Setting]) -> list[str]:
 def render_markdown(records: Sequence[CellRecord], title: str = "sumbench summary",
                     plots: Sequence[tuple[str, str]] = (), learning_curve: str | None = None) -> str:
     """The report. ``plots`` are (relative path, caption) pairs to link; ``learning_curve`` a plot path."""
-    all_settings = settings(records)
+    all_settings = group_by_setting(records)
     models = sorted({s.model for s in all_settings})
     ok = sum(r.status == "ok" for r in records)
     out = [f"# {title}", "", f"{len(records)} cells, {ok} ok, {len(records) - ok} failed "
@@ -152,18 +144,18 @@ def render_csv(records: Sequence[CellRecord]) -> str:
 
 
 def write_plots(records: Sequence[CellRecord], log_paths: Sequence[Path], plot_dir: Path) -> list[tuple[Path, str]]:
-    from sumbench.report import plots
-
-    all_settings = settings(records)
+    """The four plots of PLOTS under ``plot_dir`` (grad-norm traces from each fold-0 cell's train log), with
+    their captions."""
+    all_settings = group_by_setting(records)
     traces = {}
     for r, log in zip(records, log_paths):
         if r.status == "ok" and r.fold == 0 and log.exists():
             rows = [row for row in read_jsonl(log) if row.get("grad_norm") is not None]
             traces[f"{r.model} bs{r.batch_size}/ga{r.grad_accum}"] = [(row["step"], row["grad_norm"]) for row in rows]
-    makers = (lambda p: plots.throughput_vs_effective_batch(all_settings, p),
-              lambda p: plots.memory_vs_batch(all_settings, p),
-              lambda p: plots.rouge_vs_throughput(all_settings, p),
-              lambda p: plots.grad_norm_traces(traces, p))
+    makers = (lambda p: throughput_vs_effective_batch(all_settings, p),
+              lambda p: memory_vs_batch(all_settings, p),
+              lambda p: rouge_vs_throughput(all_settings, p),
+              lambda p: grad_norm_traces(traces, p))
     return [(make(plot_dir / name), caption) for make, (name, caption) in zip(makers, PLOTS)]
 
 

@@ -1,5 +1,7 @@
-from sumbench.report.diff import differing_settings, render_diff
+"""``sumbench diff``: the settings that differ between two cells and the measured effect."""
+
 from sumbench.records import CellRecord
+from sumbench.report.diff import differing_settings, render_diff
 
 
 def cell(bs, ga, lr, rouge, sps, out):
