@@ -5,6 +5,7 @@ import yaml
 
 from sumbench.config.model import DEFAULT_MODELS_DIR, load_model, model_files, spec_from_dict
 from sumbench.errors import ConfigError
+from sumbench.overrides import apply_overrides, parse_value
 
 REAL_MODELS = {"kobart", "llama-3.2-korean-3b", "qwen3-4b", "solar-10.7b", "polyglot-ko-12.8b", "kullm-v2"}
 TINY_MODELS = {"tiny-bart", "tiny-llama", "tiny-qwen3", "tiny-gptneox"}
@@ -72,6 +73,19 @@ def test_overrides_apply_and_are_validated(tmp_path):
         load_model("m", d, overrides=["training.nope=1"])
     with pytest.raises(ConfigError, match="KEY=VALUE"):
         load_model("m", d, overrides=["training.learning_rate"])
+
+
+def test_one_override_parser_for_model_yamls_and_augmentation_settings():
+    """`--set` of `sumbench train`/`doctor` and of `sumbench data augment` parse KEY=VALUE the same way."""
+    base = {"training": {"learning_rate": 1e-3}, "paraphrase": {"prefix": "x"}}
+    out = apply_overrides(base, ["training.learning_rate=3e-4", "paraphrase.prefix=paraphrase: ", "lora.r=4",
+                                 "paraphrase.model=", "back_translation.model=null", "synonym.lexicon=''"], "f.yaml")
+    assert out == {"training": {"learning_rate": 3e-4}, "paraphrase": {"prefix": "paraphrase: ", "model": None},
+                   "lora": {"r": 4}, "back_translation": {"model": None}, "synonym": {"lexicon": ""}}
+    assert base == {"training": {"learning_rate": 1e-3}, "paraphrase": {"prefix": "x"}}  # the input is left alone
+    assert parse_value("3e-4") == 3e-4 and parse_value("true") is True and parse_value("a: b") == "a: b"
+    with pytest.raises(ConfigError, match="'training.learning_rate.x=1': 'learning_rate' is not a section of f.yaml"):
+        apply_overrides(base, ["training.learning_rate.x=1"], "f.yaml")
 
 
 def test_cross_field_checks():

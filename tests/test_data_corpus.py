@@ -8,17 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from sumbench.data.corpus import (
-    PII_MASKS,
-    SPECIAL_TOKEN_RE,
-    Example,
-    check_file,
-    load_csv,
-    load_rows,
-    speaker_tags,
-    write_csv,
-)
+from sumbench.data.corpus import Example, check_file, load_csv, load_rows, speaker_tags, write_csv
 from sumbench.errors import DataError
+from sumbench.korean import PII_MASKS, SPECIAL_TOKEN_RE
 
 CSV = Path(__file__).parent / "data" / "csv"
 SUMBENCH = str(Path(sys.executable).parent / "sumbench")

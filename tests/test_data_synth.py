@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from sumbench.data.corpus import PII_MASKS, SPECIAL_TOKEN_RE, load_csv, speaker_tags
-from sumbench.data.synth import MAX_TURNS, MIN_TURNS, TOPICS, josa, synthesize, write_corpus
+from sumbench.data.corpus import load_csv, speaker_tags
+from sumbench.data.synth import MAX_TURNS, MIN_TURNS, TOPICS, synthesize, write_corpus
 from sumbench.errors import SumbenchError
+from sumbench.korean import PII_MASKS, SPECIAL_TOKEN_RE, josa
 
 SUMBENCH = str(Path(sys.executable).parent / "sumbench")
 

@@ -3,7 +3,8 @@ import yaml
 
 from sumbench.config.schema import REPO_ROOT
 from sumbench.errors import ConfigError
-from sumbench.config.grid import cap_label, cap_value, load_grids
+from sumbench.config.grid import load_grids
+from sumbench.records import cap_label
 
 
 def shipped_config() -> dict:
@@ -30,8 +31,14 @@ def test_full_grid_reports_to_results_summary_and_lists_the_six_models():
 
 
 def test_cap_labels_round_trip():
-    assert cap_label(None) == "all" and cap_value("all") is None
-    assert cap_value(cap_label(200)) == 200
+    """A cap becomes a path label (`cap-all`, `cap-200`) and comes back as the cap `sumbench data augment` gets."""
+    assert cap_label(None) == "all" and cap_label(200) == "200"
+    grid = load_grids(shipped_config())["quick_aug"]
+    assert None in grid.max_train_samples and len(grid.max_train_samples) >= 2
+    for cap in grid.max_train_samples:
+        options = grid.augment_options(cap_label(cap))
+        given = options[options.index("--max-train-samples") + 1] if "--max-train-samples" in options else None
+        assert (None if given is None else int(given)) == cap
 
 
 @pytest.mark.parametrize("mutate, message", [

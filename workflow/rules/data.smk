@@ -44,11 +44,12 @@ rule augment:
         train="results/{grid}/data/train/aug-{aug}_cap-{cap}/fold{fold}/train.csv",
         info="results/{grid}/data/train/aug-{aug}_cap-{cap}/fold{fold}/augment.json",
     params:
-        options=lambda w: GRIDS[w.grid].augment_args(w.cap),
+        # --seed, --max-train-samples, and --settings: the grid's whole `augment:` section as one JSON string
+        options=lambda w: GRIDS[w.grid].augment_options(w.cap),
         out=lambda w, output: Path(output.train).parent,
     log:
         "results/{grid}/logs/augment/aug-{aug}_cap-{cap}_fold{fold}.log",
     threads: 1
     shell:
         "sumbench data augment --data {input.folds} --fold {wildcards.fold} --augmentation {wildcards.aug}"
-        " {params.options} --threads {threads} --out {params.out} > {log} 2>&1"
+        " {params.options:q} --threads {threads} --out {params.out} > {log} 2>&1"

@@ -7,18 +7,23 @@ unit-testable without Snakemake.
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import os
-import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sumbench.config.schema import CONFIG_SCHEMA, validate_with_schema
 from sumbench.errors import ConfigError
+from sumbench.records import cap_label
+
+if TYPE_CHECKING:
+    from sumbench.data.augment import AugmentSettings
 
 FULL_GRID = "full"
 RESULTS = "results"  # relative to the workflow directory; the Snakemake rules spell it out the same way
+DATA_SEED = 42  # a grid\'s default `seed`; a cell run by hand with no --grid uses it too
 
 
 @dataclass(frozen=True)
@@ -35,8 +40,8 @@ class Grid:
     max_eval_samples: int | None = None
     timing_warmup_steps: int = 2
     repeats: int = 1
-    seed: int = 42
-    augment: dict[str, Any] = field(default_factory=dict)  # settings of the augmentation methods (sumbench.data.augment)
+    seed: int = DATA_SEED  # of the folds, the cap and the augmentation
+    augment: dict[str, Any] = field(default_factory=dict)  # settings of the augmentation methods (AugmentSettings)
 
     def __post_init__(self) -> None:
         has_csv, has_synth = "train" in self.data or "dev" in self.data, "synth" in self.data
@@ -78,23 +83,18 @@ class Grid:
             return None
         return f"{self.root}/data/train/aug-{aug}_cap-{cap}/fold{fold}/train.csv"
 
-    def augment_args(self, cap: str) -> str:
-        """Options of `sumbench data augment` for this grid: seed, cap and each `augment:` setting as --set."""
-        args = ["--seed", str(self.seed)] + ([] if cap == "all" else ["--max-train-samples", cap])
-        for key, value in self.augment.items():
-            items = value.items() if isinstance(value, dict) else [(None, value)]
-            for sub, v in items:
-                name = key if sub is None else f"{key}.{sub}"
-                args += ["--set", f"{name}={'null' if v is None else v}"]
-        return " ".join(shlex.quote(a) for a in args)
+    def augment_settings(self, source: str = "configs/config.yaml") -> AugmentSettings:
+        """The `augment:` section, typed: what this grid's augment rule uses, and what a cell trained without
+        ``--train-csv`` needs (with ``seed``) to train on the same examples."""
+        from sumbench.data.augment import AugmentSettings
 
+        return AugmentSettings.from_config(self.augment, f"{source}: grids.{self.name}.augment")
 
-def cap_label(cap: int | None) -> str:
-    return "all" if cap is None else str(cap)
-
-
-def cap_value(label: str) -> int | None:
-    return None if label == "all" else int(label)
+    def augment_options(self, cap: str) -> list[str]:
+        """Options of `sumbench data augment` for this grid at ``cap``: the grid's seed, the cap, and the whole
+        `augment:` section as one JSON argument (rule `augment`)."""
+        return (["--seed", str(self.seed)] + ([] if cap == "all" else ["--max-train-samples", cap])
+                + ["--settings", json.dumps(self.augment, ensure_ascii=False, sort_keys=True)])
 
 
 def load_grids(config: dict, source: str = "configs/config.yaml") -> dict[str, Grid]:
@@ -110,11 +110,11 @@ def load_grids(config: dict, source: str = "configs/config.yaml") -> dict[str, G
 
 def check_augmentation(grid: Grid, source: str = "configs/config.yaml") -> None:
     """Each `augmentation` entry names registered methods that have what they need (e.g. a model)."""
-    from sumbench.data.augment import AugmentSettings, check_settings
+    from sumbench.data.augment import check_settings, parse_augmentation
 
-    settings = AugmentSettings.from_dict(grid.augment, f"{source}: grids.{grid.name}.augment")
-    for i, spec in enumerate(grid.augmentation):
-        check_settings(spec, settings, f"{source}: grids.{grid.name}.augmentation.{i}")
+    settings = grid.augment_settings(source)
+    for i, augmentation in enumerate(grid.augmentation):
+        check_settings(parse_augmentation(augmentation, f"{source}: grids.{grid.name}.augmentation.{i}"), settings)
 
 
 def check_data_size(grid: Grid, source: str = "configs/config.yaml") -> None:

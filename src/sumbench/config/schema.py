@@ -20,12 +20,15 @@ MODEL_SCHEMA = SCHEMAS / "model.schema.yaml"
 CONFIG_SCHEMA = SCHEMAS / "config.schema.yaml"
 
 
-def validate_with_schema(data: Any, schema_path: Path, source: str) -> None:
-    """Validate ``data`` against a JSON schema (YAML file); raise ConfigError naming the file and key."""
+def validate_with_schema(data: Any, schema_path: Path, source: str, definition: str | None = None) -> None:
+    """Validate ``data`` against a JSON schema (YAML file), or against its ``$defs/<definition>`` entry; raise
+    ConfigError naming the file and key."""
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping of keys, got {type(data).__name__}")
     with open(schema_path, encoding="utf-8") as fh:
         schema = yaml.safe_load(fh)
+    if definition is not None:
+        schema = {"$schema": schema["$schema"], "$defs": schema["$defs"], "$ref": f"#/$defs/{definition}"}
     errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(data), key=lambda e: list(e.absolute_path))
     if not errors:
         return

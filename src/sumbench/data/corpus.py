@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import re
 import statistics
 from collections import Counter
 from dataclasses import dataclass
@@ -18,19 +17,8 @@ from typing import Iterable, Iterator
 
 from sumbench.errors import DataError
 from sumbench.io import atomic_write_text
+from sumbench.korean import PII_MASKS, TURN_RE
 
-PII_MASKS = (
-    "#PhoneNumber#",
-    "#Address#",
-    "#CarNumber#",
-    "#Email#",
-    "#DateOfBirth#",
-    "#SSN#",
-    "#PassportNumber#",
-    "#CardNumber#",
-)
-SPECIAL_TOKEN_RE = re.compile(r"#Person\d+#|" + "|".join(re.escape(m) for m in PII_MASKS))
-TURN_RE = re.compile(r"^(#Person\d+#):", re.MULTILINE)
 COLUMNS = ("fname", "dialogue", "summary", "topic")
 
 _BOM = b"\xef\xbb\xbf"

@@ -1,4 +1,4 @@
-"""ROUGE-1/2/L F1 on Korean morphemes (DESIGN.md §3, pitfalls in §4).
+"""ROUGE-1/2/L F1 on Korean morphemes: an English tokenizer would score Korean by its digits and Latin letters alone.
 
 rouge_score's default tokenizer keeps only ``[a-z0-9]`` and so drops Hangul; ``evaluate.load('rouge')``
 needs the network. We therefore call rouge_score's ``RougeScorer`` directly with a kiwipiepy morpheme
@@ -22,10 +22,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from sumbench.errors import DataError, SumbenchError
+from sumbench.korean import ANY_TAG_RE, kiwi
 
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL")
-TAG_RE = re.compile(r"#[A-Za-z]+\d*#")
-"""Speaker tags and PII masks: ``#Person1#``, ``#PhoneNumber#``, ``#Address#``, ..."""
 
 
 def _require(module: str, package: str):
@@ -35,22 +34,16 @@ def _require(module: str, package: str):
         raise SumbenchError(f"ROUGE needs the '{package}' package: pip install {package} ({exc})") from None
 
 
-@functools.lru_cache(maxsize=1)
-def _kiwi():
-    """The process-wide Kiwi instance (loading its model takes ~1-2 s)."""
-    return _require("kiwipiepy", "kiwipiepy").Kiwi()
-
-
 def _is_punct(token: str) -> bool:
     return all(unicodedata.category(ch)[0] in "PS" for ch in token)
 
 
 @functools.lru_cache(maxsize=8192)
 def _tokenize_cached(text: str) -> tuple[str, ...]:
-    spans = [(m.start(), m.end(), "NNP") for m in TAG_RE.finditer(text)]
+    spans = [(m.start(), m.end(), "NNP") for m in ANY_TAG_RE.finditer(text)]
     out = []
-    for tok in _kiwi().tokenize(text, pretokenized=spans or None):
-        if TAG_RE.fullmatch(tok.form):
+    for tok in kiwi().tokenize(text, pretokenized=spans or None):
+        if ANY_TAG_RE.fullmatch(tok.form):
             out.append(tok.form)
         elif not _is_punct(tok.form):
             out.append(tok.form.lower())
