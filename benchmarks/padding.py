@@ -2,7 +2,7 @@
 
     python benchmarks/padding.py [--steps 30] [--rounds 3] [--batch-size 16]
 
-1. pad-to-max  every batch padded to the length budget (the seeds' baseline)
+1. pad-to-max  every batch padded to the length budget (the baseline)
 2. dynamic     each batch padded to its longest example, random order
 3. sumbench    dynamic padding + length grouping by effective batch (the default)
 
@@ -24,10 +24,10 @@ import torch
 from sumbench.config.model import DataLoaderSpec, load_model
 from sumbench.data.synth import synthesize
 from sumbench.training.features import Featurizer
-from sumbench.training.measure import TrainMeasurement
+from sumbench.training.measure import StepSummary, TrainMeasurement
 from sumbench.training.models import build_tiny
 from sumbench.training.tokenizer import cached_tokenizer
-from sumbench.training.cell import make_trainer
+from sumbench.training.trainer import make_trainer
 
 MODES = {
     "pad-to-max": DataLoaderSpec(group_by_length=False, pad_to_max_length=True),
@@ -37,7 +37,7 @@ MODES = {
 WARMUP_STEPS = 3
 
 
-def run_mode(spec, tokenizer, features, mode: str, steps: int, batch_size: int, workdir: Path) -> dict:
+def run_mode(spec, tokenizer, features, mode: str, steps: int, batch_size: int, workdir: Path) -> StepSummary:
     torch.manual_seed(0)
     model = build_tiny(spec, tokenizer)
     m = TrainMeasurement()
@@ -62,14 +62,14 @@ def main(argv: list[str] | None = None) -> int:
     feat = Featurizer(tokenizer, spec.kind, spec.lengths.source, spec.lengths.target, spec.prompt)
     features = [feat.train_example(e.dialogue, e.summary) for e in corpus]
 
-    results: dict[str, list[dict]] = {mode: [] for mode in MODES}
+    results: dict[str, list[StepSummary]] = {mode: [] for mode in MODES}
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(args.rounds):
             for mode in MODES:
                 results[mode].append(run_mode(spec, tokenizer, features, mode, args.steps, args.batch_size, Path(tmp)))
 
     def med(mode: str, key: str) -> float:
-        return statistics.median(r[key] for r in results[mode])
+        return statistics.median(getattr(r, key) for r in results[mode])
 
     base, dyn = med("pad-to-max", "samples_per_s"), med("dynamic", "samples_per_s")
     print(f"tiny-bart, batch {args.batch_size}, {args.steps} steps x {args.rounds} interleaved rounds, "

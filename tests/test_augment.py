@@ -13,13 +13,18 @@ from pathlib import Path
 
 import pytest
 
+from sumbench import korean
 from sumbench.data import augment as A
-from sumbench.data.augment import (AugmentSettings, Augmenter, augment_examples, fit_particle, load_lexicon,
-                              load_train_set, parse_augmentation, prepare_train_set, specials, split_fname, turns)
-from sumbench.data.corpus import SPECIAL_TOKEN_RE, Example, load_csv, write_csv
+from sumbench.data.augment import AugmentSettings, Augmenter, augment_examples, parse_augmentation, split_fname
+from sumbench.data.augment.generative import _TurnRewriter
+from sumbench.data.augment.registry import rename_tags, specials, turns
+from sumbench.data.augment.synonym import LEXICON, load_lexicon
+from sumbench.data.corpus import Example, load_csv, write_csv
 from sumbench.data.split import cap, write_folds
 from sumbench.data.synth import synthesize
+from sumbench.data.trainset import cell_train_set, load_train_set, prepare_train_set
 from sumbench.errors import ConfigError, DataError
+from sumbench.korean import SPECIAL_TOKEN_RE, josa
 
 CHEAP = ("speaker_swap", "synonym", "turn_shuffle")
 
@@ -57,10 +62,10 @@ def test_registering_a_duplicate_name_is_an_error():
 @pytest.mark.parametrize("tag, particle, fitted", [
     ("#Person1#", "는", "은"), ("#Person2#", "은", "는"), ("#Person1#", "가", "이"), ("#Person2#", "이", "가"),
     ("#Person1#", "와", "과"), ("#Person2#", "과", "와"), ("#Person1#", "으로", "로"), ("#Person3#", "로", "으로"),
-    ("#Person2#", "을", "를"), ("#Person1#", "예요", "이에요"),
+    ("#Person2#", "을", "를"), ("#Person1#", "예요", "이에요"), ("#Person1#", "요", "이요"), ("#Person2#", "이랑", "랑"),
 ])
 def test_particle_fits_the_tag_read_aloud(tag, particle, fitted):
-    assert fit_particle(tag, particle) == fitted
+    assert josa(tag, particle) == fitted
 
 
 def test_speaker_swap_swaps_dialogue_and_summary_and_refits_particles():
@@ -112,8 +117,8 @@ def test_turn_shuffle_leaves_back_references_and_answers_to_questions_in_place()
 
 # ------------------------------------------------------------------------------------------ synonym
 def test_shipped_lexicon_entries_are_tagged_as_kiwipiepy_tags_them():
-    lexicon = load_lexicon(str(A.LEXICON))
-    analyser = A.kiwi()
+    lexicon = load_lexicon(str(LEXICON))
+    analyser = korean.kiwi()
     assert len(lexicon) >= 80
     for form, tag in {m for members in lexicon.values() for m in members}:
         probe = form + "다" if tag.startswith(("VV", "VA")) else form
@@ -145,7 +150,7 @@ def test_lexicon_errors_name_file_and_line(tmp_path):
 
 # ------------------------------------------------------------------------------------------ the driver
 def test_every_copy_keeps_speaker_tags_and_pii_masks_per_turn(corpus):
-    out, added = augment_examples(corpus, "+".join(CHEAP), AugmentSettings(ratio=1.0), seed=3)
+    out, added = augment_examples(corpus, CHEAP, AugmentSettings(ratio=1.0), seed=3)
     originals = {e.fname: e for e in corpus}
     assert out[:len(corpus)] == corpus  # originals first, untouched
     assert added["speaker_swap"] >= 0.9 * len(corpus) and added["synonym"] >= 0.8 * len(corpus)
@@ -154,19 +159,19 @@ def test_every_copy_keeps_speaker_tags_and_pii_masks_per_turn(corpus):
         base, method = split_fname(copy.fname)
         orig = originals[base]
         rename = A.REGISTRY[method].tag_map
-        expect = [(rename.get(tag, tag), sorted(specials(A._rename(text, rename)).elements()))
+        expect = [(rename.get(tag, tag), sorted(specials(rename_tags(text, rename)).elements()))
                   for tag, text in turns(orig.dialogue)]
         got = [(tag, sorted(specials(text).elements())) for tag, text in turns(copy.dialogue)]
         assert Counter(map(str, got)) == Counter(map(str, expect)), copy.fname
-        assert specials(copy.summary) == specials(A._rename(orig.summary, rename))
+        assert specials(copy.summary) == specials(rename_tags(orig.summary, rename))
         assert copy.topic == orig.topic and (copy.dialogue, copy.summary) != (orig.dialogue, orig.summary)
 
 
 def test_ratio_sets_copies_per_method_and_seed_makes_it_deterministic(corpus):
     settings = AugmentSettings(ratio=0.25)
-    a, added = augment_examples(corpus, "speaker_swap+synonym", settings, seed=7)
-    b, _ = augment_examples(corpus, "speaker_swap+synonym", settings, seed=7)
-    c, _ = augment_examples(corpus, "speaker_swap+synonym", settings, seed=8)
+    a, added = augment_examples(corpus, ("speaker_swap", "synonym"), settings, seed=7)
+    b, _ = augment_examples(corpus, ("speaker_swap", "synonym"), settings, seed=7)
+    c, _ = augment_examples(corpus, ("speaker_swap", "synonym"), settings, seed=8)
     assert added == {"speaker_swap": 40, "synonym": 40} and len(a) == 240
     assert a == b and a != c
     assert len({e.fname for e in a}) == len(a)
@@ -174,8 +179,8 @@ def test_ratio_sets_copies_per_method_and_seed_makes_it_deterministic(corpus):
 
 def test_a_copy_depends_only_on_seed_method_and_fname(corpus):
     """So a cap changes which originals are copied, never what a copy of a given original looks like."""
-    full, _ = augment_examples(corpus, "synonym", AugmentSettings(ratio=1.0), seed=2)
-    part, _ = augment_examples(corpus[:40], "synonym", AugmentSettings(ratio=1.0), seed=2)
+    full, _ = augment_examples(corpus, ("synonym",), AugmentSettings(ratio=1.0), seed=2)
+    part, _ = augment_examples(corpus[:40], ("synonym",), AugmentSettings(ratio=1.0), seed=2)
     by_name = {e.fname: e for e in full}
     assert all(by_name[e.fname] == e for e in part[40:])
 
@@ -190,7 +195,7 @@ def test_the_guard_rejects_a_method_that_touches_a_pii_mask(corpus):
                                        .replace("요.", "요!"))
     try:
         with_mask = [e for e in corpus if "#PhoneNumber#" in e.dialogue]
-        out, added = augment_examples(corpus, "leaky_test_only", AugmentSettings(ratio=1.0), seed=0)
+        out, added = augment_examples(corpus, ("leaky_test_only",), AugmentSettings(ratio=1.0), seed=0)
         assert with_mask and not any(split_fname(e.fname)[0] in {w.fname for w in with_mask} for e in out[len(corpus):])
         assert 0 < added["leaky_test_only"] < len(corpus)
     finally:
@@ -198,22 +203,43 @@ def test_the_guard_rejects_a_method_that_touches_a_pii_mask(corpus):
 
 
 def test_settings_name_the_bad_key():
-    with pytest.raises(ConfigError, match=r"unknown key 'synonym.prob' \(allowed: p, lexicon\)"):
-        AugmentSettings.from_dict({"synonym": {"prob": 0.2}}, "cfg")
-    with pytest.raises(ConfigError, match=r"cfg: key 'ratio' must be in \(0, 1\], got 1.5"):
-        AugmentSettings.from_dict({"ratio": 1.5}, "cfg")
-    with pytest.raises(ConfigError, match=r"key 'back_translation.num_beams' must be int, got 'four'"):
-        AugmentSettings.from_overrides(["back_translation.num_beams=four"])
-    s = AugmentSettings.from_overrides(["ratio=0.2", "back_translation.model=/x/y", "paraphrase.prefix=paraphrase: "])
+    with pytest.raises(ConfigError, match=r"cfg: unknown key 'synonym.prob' \(allowed: lexicon, p\)"):
+        AugmentSettings.from_config({"synonym": {"prob": 0.2}}, "cfg")
+    with pytest.raises(ConfigError, match=r"cfg: key 'ratio': 1.5 is greater than the maximum of 1"):
+        AugmentSettings.from_config({"ratio": 1.5}, "cfg")
+    with pytest.raises(ConfigError, match=r"--set: key 'back_translation.num_beams': 'four' is not of type 'integer'"):
+        AugmentSettings.parse(None, "--set", ["back_translation.num_beams=four"])
+    s = AugmentSettings.parse(None, "--set", ["ratio=0.2", "back_translation.model=/x/y", "paraphrase.prefix=paraphrase: "])
     assert (s.ratio, s.back_translation.model, s.paraphrase.prefix) == (0.2, "/x/y", "paraphrase: ")
     with pytest.raises(ConfigError, match=r"back_translation needs a seq2seq model, but key 'back_translation.model' is not set"):
-        augment_examples(synthesize(3, 0), "back_translation", AugmentSettings(), seed=0)
+        augment_examples(synthesize(3, 0), ("back_translation",), AugmentSettings(), seed=0)
+
+
+def test_settings_parse_json_yaml_or_a_file_and_name_where_they_came_from(tmp_path):
+    expected = AugmentSettings(ratio=0.25, synonym=A.SynonymSettings(p=0.5), source="--settings")
+    assert AugmentSettings.parse('{"ratio": 0.25, "synonym": {"p": 0.5}}', "--settings") == expected
+    assert AugmentSettings.parse("{ratio: 0.25, synonym: {p: 0.5}}", "--settings") == expected
+    assert AugmentSettings.parse(None, "--settings") == AugmentSettings(source="--settings")
+    assert AugmentSettings.parse("{ratio: 0.25}", "--settings", ["synonym.p=0.5"]) == expected
+    path = tmp_path / "aug.yaml"
+    path.write_text("ratio: 0.25\nsynonym:\n  p: 0.5\n", encoding="utf-8")
+    assert AugmentSettings.parse(str(path), "--settings").to_dict() == expected.to_dict()
+    path.write_text("ratio: 0.25\nsynonym: {prob: 0.5}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"aug.yaml: unknown key 'synonym.prob'"):
+        AugmentSettings.parse(str(path), "--settings")
+    with pytest.raises(ConfigError, match=r"--settings: not valid JSON or YAML at line 1"):
+        AugmentSettings.parse('{"ratio": 0.25', "--settings")
+    with pytest.raises(ConfigError, match=r"--settings: 'missing.yaml' is neither a mapping of settings .* nor a file"):
+        AugmentSettings.parse("missing.yaml", "--settings")
+    path.write_text("- ratio: 0.25\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"aug.yaml: expected a mapping of settings, got a list"):
+        AugmentSettings.parse(str(path), "--settings")
 
 
 def test_an_unloadable_model_is_one_line(tmp_path):
-    s = AugmentSettings.from_overrides([f"paraphrase.model={tmp_path / 'nothing'}"])
+    s = AugmentSettings.parse(None, "--set", [f"paraphrase.model={tmp_path / 'nothing'}"])
     with pytest.raises(ConfigError) as exc:
-        augment_examples(synthesize(3, 0), "paraphrase", s, seed=0)
+        augment_examples(synthesize(3, 0), ("paraphrase",), s, seed=0)
     assert "paraphrase.model" in str(exc.value) and "cannot load a seq2seq model" in str(exc.value)
     assert "\n" not in str(exc.value)
 
@@ -236,7 +262,7 @@ def test_prepare_caps_originals_first_then_augments(folds, tmp_path):
     fold_train = load_csv(folds / "fold1" / "train.csv")
     assert rows[:20] == cap(fold_train, 20, seed=4)
     assert info["originals"] == 20 and info["added"]["speaker_swap"] == 10 and len(rows) == info["examples"]
-    assert load_train_set(paths[0], fold_train, folds / "fold1" / "train.csv", "speaker_swap+turn_shuffle", 20) == rows
+    assert load_train_set(paths[0], fold_train, folds / "fold1" / "train.csv", ("speaker_swap", "turn_shuffle"), 20) == rows
 
 
 def test_a_training_set_is_checked_against_its_fold(folds, tmp_path):
@@ -245,15 +271,15 @@ def test_a_training_set_is_checked_against_its_fold(folds, tmp_path):
     leak = tmp_path / "leak.csv"
     write_csv(leak, fold_train[:5] + heldout[:1])
     with pytest.raises(DataError, match=rf"leak.csv:\d+: fname '{heldout[0].fname}' is not in .*fold0/train.csv"):
-        load_train_set(leak, fold_train, folds / "fold0" / "train.csv", "none", 6)
+        load_train_set(leak, fold_train, folds / "fold0" / "train.csv", (), 6)
     short = tmp_path / "short.csv"
     write_csv(short, fold_train[:5])
     with pytest.raises(DataError, match="short.csv: 5 original examples, expected 30"):
-        load_train_set(short, fold_train, folds / "fold0" / "train.csv", "none", None)
+        load_train_set(short, fold_train, folds / "fold0" / "train.csv", (), None)
     other = tmp_path / "other.csv"
     write_csv(other, fold_train[:5] + [dataclasses.replace(fold_train[0], fname=fold_train[0].fname + "::synonym")])
     with pytest.raises(DataError, match="a 'synonym' copy, but the cell's augmentation is 'speaker_swap'"):
-        load_train_set(other, fold_train, folds / "fold0" / "train.csv", "speaker_swap", 5)
+        load_train_set(other, fold_train, folds / "fold0" / "train.csv", ("speaker_swap",), 5)
 
 
 def test_cli_augment_writes_train_csv_and_info(folds, tmp_path):
@@ -274,7 +300,7 @@ def twin(tmp_path_factory, folds) -> Path:
     import torch
 
     from sumbench.config.model import load_model
-    from sumbench.training.cell import warmstart
+    from sumbench.training.warmstart import warmstart
 
     out = tmp_path_factory.mktemp("twin") / "tiny-bart"
     spec = load_model("tiny-bart", overrides=["tiny.warmstart_corpus_size=40", "tiny.vocab_size=2000"])
@@ -284,10 +310,10 @@ def twin(tmp_path_factory, folds) -> Path:
 
 @pytest.mark.parametrize("method", ["back_translation", "paraphrase"])
 def test_generative_methods_run_on_a_tiny_twin(twin, corpus, method):
-    settings = AugmentSettings.from_dict({"ratio": 1.0, method: {"model": str(twin), "max_new_tokens": 6,
-                                                                  "batch_size": 64}})
-    first, added = augment_examples(corpus[:6], method, settings, seed=0)
-    again, _ = augment_examples(corpus[:6], method, settings, seed=0)
+    settings = AugmentSettings.from_config({"ratio": 1.0, method: {"model": str(twin), "max_new_tokens": 6,
+                                                                    "batch_size": 64}}, "test")
+    first, added = augment_examples(corpus[:6], (method,), settings, seed=0)
+    again, _ = augment_examples(corpus[:6], (method,), settings, seed=0)
     assert first == again and added[method] >= 1
     originals = {e.fname: e for e in corpus}
     for copy in first[6:]:
@@ -299,7 +325,7 @@ def test_generative_methods_run_on_a_tiny_twin(twin, corpus, method):
 
 def test_turn_rewriter_keeps_only_clean_rewrites():
     """A rewritten turn is kept only if it is non-empty, changed, decodable and has the same #...# tokens."""
-    class Stub(A._TurnRewriter):
+    class Stub(_TurnRewriter):
         name, section = "stub", "paraphrase"
 
         def __init__(self):  # no model
@@ -320,18 +346,79 @@ def test_turn_rewriter_keeps_only_clean_rewrites():
 
 
 # ------------------------------------------------------------------------------------------ the grid's axes
-def test_grid_routes_capped_or_augmented_cells_through_the_augment_rule():
+def shipped_grid(name: str):
     import yaml
 
-    from sumbench.config.schema import REPO_ROOT
     from sumbench.config.grid import load_grids
+    from sumbench.config.schema import REPO_ROOT
 
     config = yaml.safe_load((REPO_ROOT / "configs" / "config.yaml").read_text(encoding="utf-8"))
-    grid = load_grids(config)["quick_aug"]
+    return config, load_grids(config)[name]
+
+
+def test_grid_routes_capped_or_augmented_cells_through_the_augment_rule():
+    from sumbench.config.grid import load_grids
+
+    config, grid = shipped_grid("quick_aug")
     assert len(grid.augmentation) >= 2 and "none" in grid.augmentation and len(grid.max_train_samples) >= 2
     assert grid.train_set("none", "all", 0) is None  # the fold's own train.csv
     assert grid.train_set("none", "50", 1) == "results/quick_aug/data/train/aug-none_cap-50/fold1/train.csv"
-    config["grids"]["quick_aug"]["augment"] = {"ratio": 0.25, "paraphrase": {"model": "my dir", "prefix": ""}}
-    args = load_grids(config)["quick_aug"].augment_args("50")
-    assert args == ("--seed 42 --max-train-samples 50 --set ratio=0.25 --set 'paraphrase.model=my dir' "
-                    "--set paraphrase.prefix=")
+    section = {"ratio": 0.25, "paraphrase": {"model": "my dir", "prefix": ""}}
+    config["grids"]["quick_aug"]["augment"] = section
+    grid = load_grids(config)["quick_aug"]
+    options = grid.augment_options("50")
+    assert options[:5] == ["--seed", "42", "--max-train-samples", "50", "--settings"] and len(options) == 6
+    assert json.loads(options[5]) == section  # the whole section, one structured argument
+    assert grid.augment_options("all")[:2] == ["--seed", "42"] and "--max-train-samples" not in grid.augment_options("all")
+    parsed = AugmentSettings.parse(options[5], "--settings")
+    assert parsed.to_dict() == AugmentSettings.from_config(section, "grid").to_dict()
+    assert (parsed.paraphrase.model, parsed.paraphrase.prefix, parsed.ratio) == ("my dir", "", 0.25)
+
+
+def _as_rows(examples: list[Example]) -> list[tuple[str, str, str | None]]:
+    return [(e.fname, e.dialogue, e.summary) for e in examples]
+
+
+AUGMENTED_CELL = ("speaker_swap+synonym", 50, 0)  # (augmentation, cap, fold) of a quick_aug cell
+
+
+@pytest.fixture(scope="module")
+def quick_aug_rule_output(tmp_path_factory) -> Path:
+    """A scratch copy of the repo in which Snakemake ran the quick_aug grid's `augment` rule for AUGMENTED_CELL
+    (after its synth_data and split_folds rules): the training set exactly as the workflow makes it."""
+    import shutil
+
+    from sumbench.config.schema import REPO_ROOT
+
+    repo = tmp_path_factory.mktemp("workflow") / "repo"
+    shutil.copytree(REPO_ROOT, repo, symlinks=True, ignore=shutil.ignore_patterns(
+        ".venv", ".git", "results", ".snakemake", "__pycache__", "*.egg-info", ".pytest_cache"))
+    augmentation, cap_, fold = AUGMENTED_CELL
+    _, grid = shipped_grid("quick_aug")
+    target = grid.train_set(augmentation, str(cap_), fold)
+    proc = subprocess.run(["snakemake", "--cores", "1", "--printshellcmds", target], cwd=repo, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "--settings" in proc.stdout + proc.stderr  # the rule passes the grid's `augment:` section whole
+    return repo
+
+
+def test_the_augment_rule_and_train_without_train_csv_give_the_same_examples(quick_aug_rule_output):
+    """The workflow's `augment` rule and `sumbench train` without --train-csv (cell_train_set with the grid's
+    seed and `augment:` settings) train a cell on identical examples, in the same order."""
+    _, grid = shipped_grid("quick_aug")
+    augmentation, cap_, fold = AUGMENTED_CELL
+    assert augmentation in grid.augmentation and cap_ in grid.max_train_samples
+    folds = quick_aug_rule_output / grid.root / "data" / "folds"
+    by_rule = quick_aug_rule_output / grid.train_set(augmentation, str(cap_), fold)
+    settings = grid.augment_settings()
+    in_memory = cell_train_set(folds, fold, augmentation, max_train_samples=cap_, seed=grid.seed, settings=settings)
+    assert _as_rows(in_memory) == _as_rows(load_csv(by_rule))
+    methods = Counter(split_fname(e.fname)[1] for e in in_memory)
+    assert methods == {None: 50, "speaker_swap": 25, "synonym": 25}  # ratio 0.5 of 50 originals, per method
+    # the rule's file read back as `sumbench train --train-csv` reads it: the same examples again
+    assert cell_train_set(folds, fold, augmentation, max_train_samples=cap_, seed=grid.seed, train_csv=by_rule) == \
+        in_memory
+    # the grid's seed is what makes them equal: another seed caps other originals
+    other = cell_train_set(folds, fold, augmentation, max_train_samples=cap_, seed=grid.seed + 1, settings=settings)
+    assert _as_rows(other) != _as_rows(in_memory)

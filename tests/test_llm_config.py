@@ -16,6 +16,7 @@ import torch
 from sumbench.training import models
 from sumbench.config.model import DEFAULT_MODELS_DIR, load_model, model_files
 from sumbench.errors import ConfigError
+from sumbench.evaluation.generate import generation_config
 from sumbench.training.features import IGNORE, Featurizer
 from sumbench.training.models import (
     Precision,
@@ -154,6 +155,7 @@ def test_flash_attention_on_a_gpu_without_the_package_falls_back_with_one_warnin
     (["quantization.load_in_4bit=true", "quantization.load_in_8bit=true"], "exclude each other"),
     (["finetune=full", "quantization.load_in_4bit=true"], "quantization needs finetune: lora"),
     (["lora.bias=some"], r"key 'lora\.bias'"),
+    (["training.warmup_ratio=1"], r"key 'training\.warmup_ratio'"),  # transformers would read 1 as one step
 ])
 def test_bad_llm_settings_fail_at_load(overrides, message):
     with pytest.raises(ConfigError, match=message):
@@ -263,7 +265,7 @@ def test_generation_config_never_samples_and_stops_at_every_end_token(toy_tokeni
                                              eos_token_id=[toy_tokenizer.eos_token_id, 7])
 
     spec = load_model("tiny-llama", overrides=["generation.num_beams=1", "generation.max_new_tokens=5"])
-    config = models.generation_config(FakeModel(), toy_tokenizer, spec)
+    config = generation_config(FakeModel(), toy_tokenizer, spec)
     assert config.do_sample is False and config.num_beams == 1 and config.max_new_tokens == 5
     assert config.eos_token_id == [toy_tokenizer.eos_token_id, 7] and config.pad_token_id == toy_tokenizer.pad_token_id
     assert FakeModel.generation_config.do_sample is True  # the model's own config is left alone

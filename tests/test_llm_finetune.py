@@ -20,8 +20,10 @@ from sumbench.config.model import load_model
 from sumbench.errors import ConfigError
 from sumbench.training.features import Featurizer
 from sumbench.io import read_jsonl
-from sumbench.training.models import apply_finetune, count_parameters, load_pretrained
-from sumbench.training.cell import Cell, generate, load_for_training, run_cell, warmstart
+from sumbench.evaluation.generate import generate
+from sumbench.training.cell import Cell, run_cell
+from sumbench.training.models import apply_finetune, count_parameters, load_for_training, load_pretrained
+from sumbench.training.warmstart import warmstart
 
 pytest.importorskip("bitsandbytes")
 
@@ -112,7 +114,7 @@ def test_qlora_loads_4bit_linear_layers_with_fp32_adapters(ws):
     assert {p.dtype for p in model.parameters() if p.requires_grad} == {torch.float32}
 
 
-# ------------------------------------------------------------------------------ DESIGN.md §4 workaround
+# ---------------------------- bitsandbytes' CPU repacking of 4-bit weights in eval mode, which loses LoRA's gradients
 @pytest.mark.parametrize("name", ["tiny-llama", "tiny-bart"])
 def test_lora_gradients_survive_an_evaluation_pass_on_4bit(ws, name):
     spec = spec_of(ws, name, "finetune=lora", "quantization.load_in_4bit=true", *FAST)
@@ -266,7 +268,7 @@ def test_bf16_compute_on_cpu_keeps_lora_fp32_and_the_trainer_autocasts(ws, tmp_p
     model, tokenizer = load_for_training(spec)
     assert model.get_input_embeddings().weight.dtype == torch.float32  # prepare_model_for_kbit_training upcast
     assert {p.dtype for p in model.parameters() if p.requires_grad} == {torch.float32}
-    from sumbench.training.cell import make_trainer
+    from sumbench.training.trainer import make_trainer
 
     feat = Featurizer.for_spec(tokenizer, spec)
     trainer = make_trainer(model, tokenizer, spec, [feat.train_example("#Person1#: 네 " * k, "요약") for k in range(1, 9)],

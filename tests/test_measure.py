@@ -67,9 +67,9 @@ def test_memory_probe_reads_cuda_allocator_stats():
     probe.start()
     out = probe.read()
     assert cuda.calls == ["reset"]
-    assert out["memory_kind"] == "cuda_max_allocated"
-    assert out["peak_memory_bytes"] == 3 * 2**30 and out["cuda_max_reserved_bytes"] == 4 * 2**30
-    assert out["cuda_alloc_retries"] == 2 and out["cuda_device_total_bytes"] == 24 * 2**30
+    assert out.memory_kind == "cuda_max_allocated"
+    assert out.peak_memory_bytes == 3 * 2**30 and out.cuda_max_reserved_bytes == 4 * 2**30
+    assert out.cuda_alloc_retries == 2 and out.cuda_device_total_bytes == 24 * 2**30
 
 
 def test_memory_probe_on_cpu_reports_peak_rss():
@@ -78,9 +78,9 @@ def test_memory_probe_on_cpu_reports_peak_rss():
     ballast = bytearray(64 * 2**20)  # touch 64 MiB
     ballast[::4096] = b"x" * len(ballast[::4096])
     out = probe.read()
-    assert out["memory_kind"] == "cpu_peak_rss"
-    assert out["peak_memory_bytes"] >= probe.rss_at_start
-    assert out["cpu_rss_rise_bytes"] >= 32 * 2**20
+    assert out.memory_kind == "cpu_peak_rss"
+    assert out.peak_memory_bytes >= probe.rss_at_start
+    assert out.cpu_rss_rise_bytes >= 32 * 2**20
     del ballast
 
 
@@ -99,13 +99,13 @@ def test_train_measurement_counts_steps_tokens_and_padding():
     row = m.rows[0]
     assert (row.samples, row.tokens, row.padded_tokens, row.target_tokens) == (2, 5 + 3, 8 + 6, 3)
     s = m.summary(warmup_steps=1, effective_batch=2)
-    assert s["s_per_step_median"] == pytest.approx(1.5)
-    assert s["samples_per_s"] == pytest.approx(2 / 1.5)
-    assert s["tokens_per_s"] == pytest.approx(16 / 3.0)
-    assert s["source_padding_efficiency"] == pytest.approx(5 / 8)
-    assert s["target_padding_efficiency"] == pytest.approx(3 / 6)
-    assert s["grad_norm_first"] == 1.0 and s["grad_norm_max"] == 3.0
-    assert s["train_loss_first"] == 2.0
+    assert s.s_per_step_median == pytest.approx(1.5)
+    assert s.samples_per_s == pytest.approx(2 / 1.5)
+    assert s.tokens_per_s == pytest.approx(16 / 3.0)
+    assert s.source_padding_efficiency == pytest.approx(5 / 8)
+    assert s.target_padding_efficiency == pytest.approx(3 / 6)
+    assert s.grad_norm_first == 1.0 and s.grad_norm_max == 3.0
+    assert s.train_loss_first == 2.0
 
 
 def test_mfu_uses_the_stated_formula_and_known_peaks():

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from sumbench.io import read_jsonl
+from sumbench.records import FIELDS
 
 REQUIRED_KEYS = ("schema_version status model batch_size grad_accum effective_batch fold s_per_step_median "
                  "s_per_step_p10 s_per_step_p90 warmup_steps samples_per_s tokens_per_s peak_memory_bytes memory_kind "
                  "grad_norm_median grad_norm_max eval_loss rouge1 rouge2 rougeL rouge_sum generation_s environment").split()
 STEP_KEYS = ("step", "loss", "grad_norm", "lr", "step_time_s", "tokens", "padded_tokens")
+# What an ok cell on a CPU, without a cap and with one repeat, leaves unset; every other field has a value.
+NONE_IN_AN_OK_CPU_CELL = {"message", "max_train_samples", "s_per_step_cv", "mfu", "device_peak_flops",
+                          "cuda_max_reserved_bytes", "cuda_device_total_bytes", "cuda_alloc_retries"}
 
 
 def sumbench(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -49,6 +56,9 @@ def test_train_cell_writes_complete_consistent_records(workspace, tmp_path, mode
     train(workspace, model, out, "--base", str(workspace / "base" / model))
     record = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     assert set(REQUIRED_KEYS) <= set(record)
+    assert set(record) == FIELDS  # a renamed or dropped result field fails here, not silently in the report
+    causal = {"target_padding_efficiency"} if model == "tiny-llama" else set()  # one sequence, no separate target
+    assert {key for key, value in record.items() if value is None} == NONE_IN_AN_OK_CPU_CELL | causal
     assert record["status"] == "ok" and record["effective_batch"] == 8 and record["fold"] == 1
     assert record["steps"] == 3 and record["warmup_steps"] == 1
     assert record["samples_per_s"] == pytest.approx(8 / record["s_per_step_median"])
@@ -114,7 +124,7 @@ def test_a_failing_cell_is_a_record_with_every_output(workspace, tmp_path, monke
     def fail(*args, **kwargs):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB") if exc == "oom" else RuntimeError("boom")
 
-    monkeypatch.setattr(train_module, "_train_and_evaluate", fail)
+    monkeypatch.setattr(train_module, "train", fail)
     cell = train_module.Cell(model="tiny-bart", batch_size=4, grad_accum=1, fold=0, data=workspace / "folds",
                              out=tmp_path / "cell", overrides=(f"pretrained={workspace / 'base' / 'tiny-bart'}",))
     record = train_module.run_cell(cell)
@@ -180,3 +190,88 @@ def test_only_rank_zero_writes_records(tmp_path, monkeypatch):
     monkeypatch.setenv("RANK", "0")
     write_jsonl_on_main(tmp_path / "x.jsonl", [{"a": 1}])
     assert read_jsonl(tmp_path / "x.jsonl") == [{"a": 1}]
+
+
+def test_the_record_takes_every_field_of_every_step_result():
+    """build_record names each result field once: every value a step returns lands in the CellRecord."""
+    from sumbench.data.corpus import Example
+    from sumbench.training import cell as c
+    from sumbench.training.measure import MemoryReading, StepSummary
+
+    live = {"model", "tokenizer", "featurizer", "train", "eval", "trainer", "rows", "predictions"}  # not records
+    numbers = itertools.count(1000)
+
+    def filled(cls, **given):
+        return cls(**{f.name: given[f.name] if f.name in given else object() if f.name in live else (next(numbers),)
+                      for f in dataclasses.fields(cls)})
+
+    results = dict(loaded=filled(c.Loaded), features=filled(c.Features),
+                   trained=filled(c.TrainResult, summary=filled(StepSummary, memory=filled(MemoryReading))),
+                   evaluated=filled(c.EvalResult, dev=filled(c.SplitScore), heldout=filled(c.SplitScore)))
+    sent = {n for n in range(1000, next(numbers))}
+    cell = c.Cell(model="tiny-bart", batch_size=2, grad_accum=1, fold=0, data=Path("d"), out=Path("o"))
+    data = c.CellData(train=[Example("a", "d", "s", "t")], heldout=[], dev=[])
+    record = c.build_record(cell, c.load_model("tiny-bart"), data, failure=c.Failure("oom", "boom"), settings={},
+                            environment={}, **results)
+    found = {v[0] for v in vars(record).values() if isinstance(v, (list, tuple)) and len(v) == 1}
+    assert sent - found == set()
+    assert (record.status, record.message, record.train_examples) == ("oom", "boom", 1)
+
+
+def test_train_takes_its_data_seed_and_augment_settings_from_a_grid(tmp_path):
+    from sumbench.cli import build_parser, cell_from_args
+    from sumbench.config.grid import Grid
+    from sumbench.config.schema import REPO_ROOT
+    from sumbench.errors import SumbenchError
+
+    config = yaml.safe_load((REPO_ROOT / "configs" / "config.yaml").read_text(encoding="utf-8"))
+    config["grids"]["quick_aug"].update(seed=7, augment={"ratio": 0.25, "synonym": {"p": 0.2}})
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    base = ["train", "--model", "tiny-bart", "--batch-size", "4", "--grad-accum", "1", "--fold", "0", "--out", "o"]
+
+    def cell(*extra: str):
+        return cell_from_args(build_parser().parse_args([*base, *extra]))
+
+    grid_default_seed = {f.name: f.default for f in dataclasses.fields(Grid)}["seed"]
+    assert cell().seed == grid_default_seed and cell().augment_settings is None
+    from_grid = cell("--grid", "quick_aug", "--config", str(tmp_path / "config.yaml"))
+    settings = from_grid.augment_settings
+    assert from_grid.seed == 7 and settings.ratio == 0.25 and settings.synonym.p == 0.2
+    own = cell("--grid", "quick_aug", "--config", str(tmp_path / "config.yaml"), "--seed", "3",
+               "--augment-settings", '{"ratio": 1}')
+    assert own.seed == 3 and own.augment_settings.ratio == 1 and own.augment_settings.synonym.p == 0.3
+    with pytest.raises(SumbenchError, match="no grid 'nope'"):
+        cell("--grid", "nope", "--config", str(tmp_path / "config.yaml"))
+
+
+def test_train_without_train_csv_trains_on_the_examples_of_the_workflow_s_way(workspace, tmp_path, monkeypatch):
+    """`sumbench train --augmentation A --max-train-samples N` alone caps and augments as the workflow does with
+    `sumbench data augment` and `--train-csv`: the two cells train on the same examples in the same order."""
+    from sumbench.cli import main
+    from sumbench.training import cell as cell_module
+
+    seen = {}
+    featurize = cell_module.featurize
+
+    def spy(spec, tokenizer, data):
+        seen[len(seen)] = data.train
+        return featurize(spec, tokenizer, data)
+
+    monkeypatch.setattr(cell_module, "featurize", spy)
+    folds, aug = str(workspace / "folds"), tmp_path / "aug"
+    setting = ["--fold", "1", "--augmentation", "speaker_swap+synonym", "--max-train-samples", "30"]
+    sumbench("data", "augment", "--data", folds, *setting, "--seed", "42", "--out", str(aug))  # as rule augment
+    cell = ["train", "--model", "tiny-bart", "--base", str(workspace / "base" / "tiny-bart"), "--batch-size", "4",
+            "--grad-accum", "1", "--data", folds, *setting, "--max-steps", "1", "--max-eval-samples", "2"]
+    assert main([*cell, "--out", str(tmp_path / "by_hand")]) == 0
+    assert main([*cell, "--out", str(tmp_path / "workflow"), "--train-csv", str(aug / "train.csv"),
+                 "--seed", "42"]) == 0
+
+    by_hand, workflow = seen[0], seen[1]
+    assert len(by_hand) > 30 and by_hand == workflow
+    records = [json.loads((tmp_path / name / "metrics.json").read_text(encoding="utf-8"))
+               for name in ("by_hand", "workflow")]
+    assert records[0]["data_stats"] == records[1]["data_stats"] and records[0]["original_train_examples"] == 30
+    assert records[0]["augmented_examples"] == records[1]["augmented_examples"] == len(by_hand) - 30
+    settings = [{k: v for k, v in r["settings"]["cell"].items() if k not in ("out", "train_csv")} for r in records]
+    assert settings[0] == settings[1]  # the record says how to run the cell again, either way

@@ -29,10 +29,11 @@ def _data_synth(args: argparse.Namespace) -> int:
 
 
 def _data_augment(args: argparse.Namespace) -> int:
-    from sumbench.data.augment import AugmentSettings, prepare_train_set
+    from sumbench.data.augment import AugmentSettings
+    from sumbench.data.trainset import prepare_train_set
 
-    ratio = [] if args.ratio is None else [f"ratio={args.ratio}"]
-    settings = AugmentSettings.from_overrides(args.overrides + ratio, source="--ratio/--set")
+    overrides = args.overrides + ([] if args.ratio is None else [f"ratio={args.ratio}"])
+    settings = AugmentSettings.parse(args.settings, "--settings/--ratio/--set", overrides)
     if args.threads:
         import torch
 
@@ -58,19 +59,120 @@ def _score(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------------ training (sumbench.training)
 def _train(args: argparse.Namespace) -> int:
-    from sumbench.training.cell import run_cell_from_args
+    from sumbench.training.cell import run_cell
 
-    record = run_cell_from_args(args)
+    record = run_cell(cell_from_args(args)).to_dict()
     print(json.dumps({k: record[k] for k in ("status", "model", "rouge_sum", "samples_per_s")}, ensure_ascii=False))
     return 0
 
 
-def _warmstart(args: argparse.Namespace) -> int:
-    from sumbench.training.cell import warmstart_from_args
+def cell_from_args(args: argparse.Namespace):
+    """The :class:`~sumbench.training.cell.Cell` that ``sumbench train`` options describe."""
+    from pathlib import Path
 
-    print(warmstart_from_args(args))
+    from sumbench.training.cell import Cell
+
+    overrides = list(args.overrides) + ([f"pretrained={args.base}"] if args.base else [])
+    seed, settings = _data_seed_and_settings(args)
+    return Cell(model=args.model, batch_size=args.batch_size, grad_accum=args.grad_accum, fold=args.fold,
+                data=Path(args.data), out=Path(args.out), max_steps=args.max_steps,
+                max_train_samples=args.max_train_samples, max_eval_samples=args.max_eval_samples,
+                warmup_steps=args.warmup_steps, augmentation=args.augmentation, overrides=tuple(overrides),
+                threads=args.threads, repeats=args.repeats,
+                models_dir=Path(args.models_dir) if args.models_dir else None,
+                train_csv=Path(args.train_csv) if args.train_csv else None, seed=seed, augment_settings=settings)
+
+
+def _data_seed_and_settings(args: argparse.Namespace):
+    """``--seed`` and ``--augment-settings``; what either leaves out comes from ``--grid``, else the defaults."""
+    from sumbench.data.augment import AugmentSettings
+    from sumbench.config.grid import DATA_SEED
+
+    grid = _grid(args.config, args.grid) if args.grid else None
+    seed = args.seed if args.seed is not None else grid.seed if grid else DATA_SEED
+    if args.augment_settings is not None:
+        return seed, AugmentSettings.parse(args.augment_settings, "--augment-settings")
+    if grid is not None:
+        return seed, AugmentSettings.from_config(grid.augment, f"{args.config}: grids.{grid.name}.augment")
+    return seed, None
+
+
+def _grid(config: str, name: str):
+    import yaml
+
+    from sumbench.config.grid import load_grids
+
+    try:
+        with open(config, encoding="utf-8") as fh:
+            grids = load_grids(yaml.safe_load(fh), source=config)
+    except (OSError, yaml.YAMLError) as exc:
+        raise SumbenchError(f"{config}: not a readable workflow config ({exc})".splitlines()[0]) from None
+    if name not in grids:
+        raise SumbenchError(f"{config}: no grid {name!r} (grids: {', '.join(grids)})")
+    return grids[name]
+
+
+def _warmstart(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from sumbench.config.model import load_model
+    from sumbench.training.warmstart import warmstart
+
+    spec = load_model(args.model, overrides=args.overrides, **({"models_dir": Path(args.models_dir)}
+                                                              if args.models_dir else {}))
+    print(warmstart(spec, Path(args.train), Path(args.out), steps=args.steps, threads=args.threads))
     return 0
+
+
+def _add_train_parsers(sub) -> None:
+    from sumbench.config.schema import REPO_ROOT
+    from sumbench.config.grid import DATA_SEED
+    from sumbench.training.cell import TIMING_WARMUP_STEPS
+
+    p = sub.add_parser("train", help="train and evaluate one grid cell; writes metrics.json, train_log.jsonl, predictions.jsonl")
+    p.add_argument("--model", required=True, help="model name (configs/models/<name>.yaml)")
+    p.add_argument("--batch-size", type=int, required=True, help="per-device micro-batch size")
+    p.add_argument("--grad-accum", type=int, required=True, help="micro-batches per optimizer step")
+    p.add_argument("--fold", type=int, required=True, help="fold index (data/fold<K>/)")
+    p.add_argument("--out", required=True, help="cell folder for metrics.json, train_log.jsonl, predictions.jsonl")
+    p.add_argument("--data", default="data", help="folder written by `sumbench data split` (default: data)")
+    p.add_argument("--max-steps", type=int, default=None, help="optimizer steps (default: training.epochs)")
+    p.add_argument("--max-train-samples", type=int, default=None, help="cap on original training examples")
+    p.add_argument("--max-eval-samples", type=int, default=None, help="cap on held-out and dev examples")
+    p.add_argument("--warmup-steps", type=int, default=TIMING_WARMUP_STEPS, help="steps left out of timing")
+    p.add_argument("--augmentation", default="none",
+                   help="augmentation methods joined by +, e.g. speaker_swap+synonym (default: none)")
+    p.add_argument("--seed", type=int, default=None,
+                   help=f"data seed of the cap and the augmentation, as a grid's `seed` (default: --grid's, else "
+                        f"{DATA_SEED}); with --train-csv only recorded, the file was made with its own seed")
+    p.add_argument("--augment-settings", default=None, metavar="JSON_OR_YAML_OR_FILE",
+                   help="augmentation settings as a grid's `augment:` section (default: --grid's, else the defaults)")
+    p.add_argument("--grid", default=None, metavar="NAME",
+                   help="take --seed and --augment-settings from this grid of --config, to train as its cell does")
+    p.add_argument("--config", default=str(REPO_ROOT / "configs" / "config.yaml"),
+                   help="workflow config that --grid names a grid of (default: configs/config.yaml)")
+    p.add_argument("--train-csv", default=None,
+                   help="training set written by `sumbench data augment`, already capped and augmented (the "
+                        "workflow's way)")
+    p.add_argument("--base", default=None, help="pretrained directory or hub id (same as --set pretrained=...)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a model-YAML key, e.g. --set training.learning_rate=1e-4 (repeatable)")
+    p.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
+    p.add_argument("--models-dir", default=None, help="folder of model YAMLs (default: configs/models)")
+    p.add_argument("--repeats", type=int, default=1, help="run the timing phase N times and report the spread")
+    p.set_defaults(func=_train)
+
+    w = sub.add_parser("warmstart", help="pre-train a tiny twin on a corpus once (cached), so the grid fine-tunes a model that already summarizes")
+    w.add_argument("--model", required=True, help="a tiny model name (configs/models/<name>.yaml with `tiny:`)")
+    w.add_argument("--train", required=True, help="the grid's train.csv (its text joins the tokenizer corpus)")
+    w.add_argument("--out", required=True, help="directory to save_pretrained the warm-started twin into")
+    w.add_argument("--steps", type=int, default=None, help="override tiny.warmstart_steps")
+    w.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    w.add_argument("--threads", type=int, default=None)
+    w.add_argument("--models-dir", default=None)
+    w.set_defaults(func=_warmstart)
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -175,9 +277,11 @@ def _add_images_parser(sub) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sumbench", description=__doc__.splitlines()[0])
+    from sumbench.config.grid import DATA_SEED
+
     sub = p.add_subparsers(dest="command", required=True)
 
-    data = sub.add_parser("data", help="check, synthesize and split dialogue CSVs").add_subparsers(dest="data_command", required=True)
+    data = sub.add_parser("data", help="check, synthesize, split and augment dialogue CSVs").add_subparsers(dest="data_command", required=True)
     c = data.add_parser("check", help="validate a competition-layout CSV (fname, dialogue, summary, topic)")
     c.add_argument("file")
     c.add_argument("--test", action="store_true", help="a test file: no summary column required")
@@ -200,10 +304,14 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--fold", type=int, required=True)
     a.add_argument("--augmentation", required=True, help="methods joined by +, e.g. speaker_swap+synonym, or none")
     a.add_argument("--max-train-samples", type=int, default=None, help="cap on original examples (applied first)")
+    a.add_argument("--settings", default=None, metavar="JSON_OR_YAML_OR_FILE",
+                   help="augmentation settings as a grid's `augment:` section: a JSON/YAML string or a YAML/JSON file, "
+                        "e.g. '{\"ratio\": 0.5, \"synonym\": {\"p\": 0.3}}'; keys left out keep their defaults")
     a.add_argument("--ratio", type=float, default=None, help="copies per original example, per method (default 0.5)")
-    a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--seed", type=int, default=DATA_SEED,
+                   help=f"seed of the cap and the copies (the workflow: the grid's seed; default {DATA_SEED}, as a grid's)")
     a.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="augmentation setting, e.g. back_translation.model=DIR or synonym.p=0.2 (repeatable)")
+                   help="one setting over --settings, e.g. back_translation.model=DIR or synonym.p=0.2 (repeatable)")
     a.add_argument("--threads", type=int, default=None, help="torch threads (back_translation, paraphrase)")
     a.add_argument("--out", required=True, help="folder for train.csv and augment.json")
     a.set_defaults(func=_data_augment)
@@ -213,14 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--ref", required=True)
     sc.set_defaults(func=_score)
 
-    from sumbench.training.cell import add_train_arguments, add_warmstart_arguments
-
-    t = sub.add_parser("train", help="train and evaluate one grid cell; writes metrics.json, train_log.jsonl, predictions.jsonl")
-    add_train_arguments(t)
-    t.set_defaults(func=_train)
-    w = sub.add_parser("warmstart", help="pre-train a tiny twin on a corpus once (cached), so the grid fine-tunes a model that already summarizes")
-    add_warmstart_arguments(w)
-    w.set_defaults(func=_warmstart)
+    _add_train_parsers(sub)
 
     d = sub.add_parser("doctor", help="check a model for the failures the benchmark exists to catch; exit 1 on a failure")
     d.add_argument("--model", required=True)

@@ -2,7 +2,8 @@
 
 Each check is a function returning a :class:`Check`; the command prints them as a table and exits 1 if any
 failed. The gradient-accumulation check trains one optimizer step three ways (same examples, dropout off)
-and compares the gradient norms, so it catches the loss-scaling bug of seed 001 for any model.
+and compares the gradient norms, so it catches, for any model, a loss that is not scaled for gradient accumulation
+(stock transformers 5 with BART: the gradient grows with the accumulation steps).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def first_step(spec: ModelSpec, model_factory, tokenizer, pairs: Sequence[tuple[
     from sumbench.training.features import Featurizer
     from sumbench.training.measure import TrainMeasurement
     from sumbench.training.models import set_dropout
-    from sumbench.training.cell import make_trainer
+    from sumbench.training.trainer import make_trainer
 
     torch.manual_seed(spec.training.seed)
     model = model_factory()
@@ -148,9 +149,8 @@ def run_doctor(spec: ModelSpec, data_csv: str | None = None) -> list[Check]:
 
 def model_source(spec: ModelSpec, pairs):
     """(factory of fresh models, tokenizer): a tiny twin built from config, or the pretrained weights."""
-    from sumbench.training.models import apply_finetune, build_tiny, prepare_tokenizer
+    from sumbench.training.models import apply_finetune, build_tiny, load_for_training, prepare_tokenizer
     from sumbench.training.tokenizer import cached_tokenizer
-    from sumbench.training.cell import load_for_training
 
     if spec.is_tiny:
         tokenizer = prepare_tokenizer(cached_tokenizer([d + "\n" + s for d, s in pairs], spec.tiny.vocab_size), spec)

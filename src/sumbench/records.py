@@ -16,6 +16,12 @@ from sumbench.io import atomic_write_json
 
 SCHEMA_VERSION = 1
 STATUSES = ("ok", "oom", "error")
+BYTES_PER_MIB = 1024 ** 2  # records hold bytes; reports show MiB
+
+
+def cap_label(cap: int | None) -> str:
+    """A ``max_train_samples`` cap as it appears in paths and tables: ``all`` (no cap) or the number."""
+    return "all" if cap is None else str(cap)
 
 
 @dataclass
@@ -94,7 +100,7 @@ class CellRecord:
     settings: dict[str, Any] = field(default_factory=dict)
     environment: dict[str, Any] = field(default_factory=dict)
     # training data: originals = after the max_train_samples cap, before augmentation (sumbench.data.augment);
-    # data_stats = token lengths, topics, copies per method (sumbench.report_data.data_statistics)
+    # data_stats = token lengths, topics, copies per method (sumbench.data.stats.data_statistics)
     original_train_examples: int | None = None
     augmented_examples: int | None = None
     data_stats: dict[str, Any] = field(default_factory=dict)

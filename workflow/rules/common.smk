@@ -72,7 +72,12 @@ def train_set_of(w):
 
 def train_options(w, input):
     grid = GRIDS[w.grid]
-    opts = [f"--warmup-steps {grid.timing_warmup_steps}", f"--repeats {grid.repeats}", f"--models-dir {MODELS_DIR}"]
+    opts = [
+        f"--warmup-steps {grid.timing_warmup_steps}",
+        f"--repeats {grid.repeats}",
+        f"--models-dir {MODELS_DIR}",
+        f"--seed {grid.seed}",  # recorded in settings.cell, so a cell run by hand with the same seed agrees
+    ]
     if input.base:
         opts.append(f"--base {input.base}")
     if grid.max_steps:

@@ -11,7 +11,7 @@ generation pads on the left.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sumbench.errors import ConfigError
@@ -25,8 +25,6 @@ class Truncation:
     examples: int = 0
     source_truncated: int = 0
     target_truncated: int = 0
-    source_lengths: list[int] = field(default_factory=list)
-    target_lengths: list[int] = field(default_factory=list)
 
     @property
     def source_rate(self) -> float:
@@ -115,8 +113,6 @@ class Featurizer:
         t.examples += 1
         t.source_truncated += src_cut
         t.target_truncated += len(tgt_ids) > self.target_len - 1
-        t.source_lengths.append(len(src))
-        t.target_lengths.append(len(tgt))
         if self.kind == "causal":
             return {"input_ids": src + tgt, "attention_mask": [1] * (len(src) + len(tgt)),
                     "labels": [IGNORE] * len(src) + tgt}

@@ -4,7 +4,7 @@ Seq2seq and causal training both use :class:`TrainMeasurement` (a transformers `
 the pure summary functions below. Device access goes through small seams (``clock``, ``cuda``) so that
 the GPU branches are unit-tested on a CPU with fakes.
 
-Rules (DESIGN.md §3):
+How a step is timed, so that every model's numbers mean the same:
 - a step is one optimizer step: all its micro-batches, data loading included. On CUDA the clock is read
   after ``torch.cuda.synchronize()``. The first ``warmup_steps`` are dropped from the statistics.
 - samples/s = effective batch / median s/step; tokens/s counts real (non-pad) tokens.
@@ -90,10 +90,6 @@ class TokenCount:
         self.real += int(mask.sum())
         self.padded += int(mask.numel())
 
-    @property
-    def efficiency(self) -> float:
-        return self.real / self.padded if self.padded else 1.0
-
 
 def batch_tokens(batch: dict) -> tuple[TokenCount, TokenCount]:
     """Source and target token counts of a collated batch (labels == -100 are padding or prompt)."""
@@ -103,6 +99,19 @@ def batch_tokens(batch: dict) -> tuple[TokenCount, TokenCount]:
     if "labels" in batch and "decoder_input_ids" in batch:  # seq2seq: the target is a separate sequence
         target.add(batch["labels"].ne(-100))
     return source, target
+
+
+@dataclass(frozen=True)
+class MemoryReading:
+    """Peak memory of the measured window, in bytes (the CellRecord fields of the same names)."""
+
+    memory_kind: str  # cuda_max_allocated | cpu_peak_rss: what peak_memory_bytes is
+    peak_memory_bytes: int
+    cpu_peak_rss_bytes: int
+    cpu_rss_rise_bytes: int
+    cuda_max_reserved_bytes: int | None = None
+    cuda_device_total_bytes: int | None = None
+    cuda_alloc_retries: int | None = None
 
 
 class MemoryProbe:
@@ -131,24 +140,18 @@ class MemoryProbe:
         if self.cuda:
             self.cuda.reset_peak_memory_stats()
 
-    def read(self) -> dict[str, Any]:
+    def read(self) -> MemoryReading:
         peak_rss = self.peak_rss_bytes()
-        out: dict[str, Any] = {
-            "memory_kind": self.kind,
-            "cpu_peak_rss_bytes": peak_rss,
-            "cpu_rss_rise_bytes": max(peak_rss - self.rss_at_start, 0),
-        }
-        if self.cuda:
-            stats = self.cuda.memory_stats()
-            out.update(
-                peak_memory_bytes=int(self.cuda.max_memory_allocated()),
-                cuda_max_reserved_bytes=int(self.cuda.max_memory_reserved()),
-                cuda_device_total_bytes=int(self.cuda.get_device_properties(self.device_index).total_memory),
-                cuda_alloc_retries=int(stats.get("num_alloc_retries", 0)),
-            )
-        else:
-            out["peak_memory_bytes"] = peak_rss
-        return out
+        cpu = dict(memory_kind=self.kind, cpu_peak_rss_bytes=peak_rss,
+                   cpu_rss_rise_bytes=max(peak_rss - self.rss_at_start, 0))
+        if not self.cuda:
+            return MemoryReading(peak_memory_bytes=peak_rss, **cpu)
+        return MemoryReading(
+            peak_memory_bytes=int(self.cuda.max_memory_allocated()),
+            cuda_max_reserved_bytes=int(self.cuda.max_memory_reserved()),
+            cuda_device_total_bytes=int(self.cuda.get_device_properties(self.device_index).total_memory),
+            cuda_alloc_retries=int(self.cuda.memory_stats().get("num_alloc_retries", 0)),
+            **cpu)
 
 
 class Clock:
@@ -177,6 +180,31 @@ class StepRow:
     loss: float | None = None
     grad_norm: float | None = None
     lr: float | None = None
+
+
+@dataclass(frozen=True)
+class StepSummary:
+    """What a training run measured, under the CellRecord's field names."""
+
+    steps: int
+    warmup_steps: int  # first optimizer steps left out of the timing statistics
+    s_per_step_median: float
+    s_per_step_p10: float
+    s_per_step_p90: float
+    micro_step_s_median: float | None
+    samples_per_s: float  # effective batch / median s per step
+    tokens_per_s: float | None  # real (non-pad) tokens of the timed steps / their seconds
+    padded_tokens_per_s: float | None
+    padding_efficiency: float | None  # real / padded tokens over every step, source and target together
+    source_padding_efficiency: float | None
+    target_padding_efficiency: float | None
+    grad_norm_first: float | None
+    grad_norm_median: float | None
+    grad_norm_max: float | None
+    grad_norm_spikes: tuple[int, ...]
+    train_loss_first: float | None
+    train_loss_last: float | None
+    memory: MemoryReading
 
 
 @dataclass
@@ -234,7 +262,7 @@ class TrainMeasurement:
             row.lr = float(logs["learning_rate"]) if "learning_rate" in logs else None
 
     # -- summary --
-    def summary(self, warmup_steps: int, effective_batch: int) -> dict[str, Any]:
+    def summary(self, warmup_steps: int, effective_batch: int) -> StepSummary:
         timing = summarize_step_times([r.step_time_s for r in self.rows], warmup_steps)
         timed = self.rows[timing.warmup_steps:]
         norms = [r.grad_norm for r in self.rows if r.grad_norm is not None]
@@ -246,27 +274,27 @@ class TrainMeasurement:
         tgt_padded = sum(r.target_padded_tokens for r in self.rows)
         src_real = sum(r.tokens - r.target_tokens for r in self.rows)
         src_padded = sum(r.padded_tokens - r.target_padded_tokens for r in self.rows)
-        return {
-            "steps": len(self.rows),
-            "warmup_steps": timing.warmup_steps,
-            "s_per_step_median": timing.s_per_step_median,
-            "s_per_step_p10": timing.s_per_step_p10,
-            "s_per_step_p90": timing.s_per_step_p90,
-            "micro_step_s_median": statistics.median(self.micro_step_times) if self.micro_step_times else None,
-            "samples_per_s": effective_batch / timing.s_per_step_median,
-            "tokens_per_s": real / seconds if seconds else None,
-            "padded_tokens_per_s": padded / seconds if seconds else None,
-            "padding_efficiency": (src_real + tgt_real) / (src_padded + tgt_padded) if src_padded + tgt_padded else None,
-            "source_padding_efficiency": src_real / src_padded if src_padded else None,
-            "target_padding_efficiency": tgt_real / tgt_padded if tgt_padded else None,
-            "grad_norm_first": grads.first if grads else None,
-            "grad_norm_median": grads.median if grads else None,
-            "grad_norm_max": grads.max if grads else None,
-            "grad_norm_spikes": list(grads.spikes) if grads else [],
-            "train_loss_first": self.rows[0].loss if self.rows else None,
-            "train_loss_last": self.rows[-1].loss if self.rows else None,
-            **self.memory.read(),
-        }
+        return StepSummary(
+            steps=len(self.rows),
+            warmup_steps=timing.warmup_steps,
+            s_per_step_median=timing.s_per_step_median,
+            s_per_step_p10=timing.s_per_step_p10,
+            s_per_step_p90=timing.s_per_step_p90,
+            micro_step_s_median=statistics.median(self.micro_step_times) if self.micro_step_times else None,
+            samples_per_s=effective_batch / timing.s_per_step_median,
+            tokens_per_s=real / seconds if seconds else None,
+            padded_tokens_per_s=padded / seconds if seconds else None,
+            padding_efficiency=(src_real + tgt_real) / (src_padded + tgt_padded) if src_padded + tgt_padded else None,
+            source_padding_efficiency=src_real / src_padded if src_padded else None,
+            target_padding_efficiency=tgt_real / tgt_padded if tgt_padded else None,
+            grad_norm_first=grads.first if grads else None,
+            grad_norm_median=grads.median if grads else None,
+            grad_norm_max=grads.max if grads else None,
+            grad_norm_spikes=grads.spikes if grads else (),
+            train_loss_first=self.rows[0].loss if self.rows else None,
+            train_loss_last=self.rows[-1].loss if self.rows else None,
+            memory=self.memory.read(),
+        )
 
 
 # Dense bf16/fp16 tensor-core peak FLOP/s by device-name substring (vendor datasheets, no sparsity).

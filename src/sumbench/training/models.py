@@ -155,7 +155,7 @@ def quantization_config(spec: ModelSpec, precision: Precision):
 
 
 def disable_cpu_weight_packing(model) -> int:
-    """Stop bitsandbytes repacking 4-bit weights for CPU inference (DESIGN.md §4); returns layers touched.
+    """Stop bitsandbytes repacking 4-bit weights for CPU inference; returns layers touched.
 
     On a CPU with AVX512-BF16, a ``Linear4bit`` forward in eval mode without grad repacks its weight into
     a bf16-kernel layout, and the backward of every later training step then returns no gradient through
@@ -257,7 +257,7 @@ def prepare_tokenizer(tokenizer, spec: ModelSpec):
     A tokenizer without a pad token, or whose pad is its EOS, gets its UNK or an existing pad-like token
     as pad, else a new ``<|sumbench_pad|>`` (the caller then resizes the embeddings). Labels are -100 at pad
     positions anyway, so the distinction matters for the EOS at the end of each summary: it stays a target.
-    Generation pads on the left by hand (:func:`sumbench.train.generate`).
+    Generation pads on the left by hand (:func:`sumbench.evaluation.generate.generate`).
     """
     if tokenizer.pad_token is None or tokenizer.pad_token_id == tokenizer.eos_token_id:
         vocab = tokenizer.get_vocab()
@@ -422,38 +422,14 @@ def count_parameters(model) -> tuple[int, int]:
     return trainable, total
 
 
-# ---------------------------------------------------------------------------------------- generation
-def stop_token_ids(model, tokenizer) -> list[int]:
-    """The tokenizer's EOS plus the model's own end tokens (chat models end turns with e.g. ``<|eot_id|>``)."""
-    ids = [tokenizer.eos_token_id]
-    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
-    for i in configured if isinstance(configured, (list, tuple)) else [configured]:
-        if i is not None and i not in ids:
-            ids.append(i)
-    return [i for i in ids if i is not None]
+def load_for_training(spec: ModelSpec) -> tuple[Any, Any]:
+    """Model + tokenizer through the pretrained path, with dropout override and LoRA applied."""
+    from transformers import set_seed
 
-
-def generation_config(model, tokenizer, spec: ModelSpec):
-    """The model's GenerationConfig with the YAML's decoding, deterministic.
-
-    Hub models ship sampling defaults (Qwen3: do_sample with temperature 0.6); evaluation must not sample,
-    so sampling is switched off and its knobs reset. Decoder start / forced tokens of the model stay.
-    """
-    import copy
-
-    from transformers import GenerationConfig
-
-    g = spec.generation
-    config = copy.deepcopy(model.generation_config) if getattr(model, "generation_config", None) else GenerationConfig()
-    defaults = GenerationConfig()
-    config.do_sample = False
-    for key in ("temperature", "top_p", "top_k", "min_p", "typical_p"):
-        if hasattr(config, key):
-            setattr(config, key, getattr(defaults, key, None))
-    config.num_beams, config.max_new_tokens, config.max_length = g.num_beams, g.max_new_tokens, None
-    config.length_penalty, config.no_repeat_ngram_size = g.length_penalty, g.no_repeat_ngram_size
-    config.repetition_penalty = g.repetition_penalty
-    config.early_stopping = True if g.num_beams > 1 else defaults.early_stopping
-    config.pad_token_id = tokenizer.pad_token_id
-    config.eos_token_id = stop_token_ids(model, tokenizer)
-    return config
+    set_seed(spec.training.seed)  # new rows of a resized embedding and LoRA's A matrices start random: seed them
+    model, tokenizer = load_pretrained(spec)
+    if len(tokenizer) > model.get_input_embeddings().num_embeddings:  # a pad token was added
+        model.resize_token_embeddings(len(tokenizer))
+    model = apply_finetune(model, spec)
+    set_dropout(model, spec.training.dropout)  # after LoRA wrapping, so lora_dropout follows it too
+    return model, tokenizer
