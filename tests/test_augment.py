@@ -15,7 +15,8 @@ import pytest
 
 from sumbench import korean
 from sumbench.data import augment as A
-from sumbench.data.augment import AugmentSettings, Augmenter, augment_examples, parse_augmentation, split_fname
+from sumbench.config.augment import AugmentSettings, SynonymSettings
+from sumbench.data.augment import Augmenter, augment_examples, parse_augmentation, split_fname
 from sumbench.data.augment.generative import _TurnRewriter
 from sumbench.data.augment.registry import rename_tags, specials, turns
 from sumbench.data.augment.synonym import LEXICON, load_lexicon
@@ -129,7 +130,7 @@ def test_shipped_lexicon_entries_are_tagged_as_kiwipiepy_tags_them():
 def test_synonym_is_morpheme_aware_and_consistent_between_dialogue_and_summary():
     e = ex("#Person1#: 식당을 같이 찾았어요. 자리가 있어요?\n#Person2#: 네, 자리가 있어요. 오기 힘들어요?",
            "#Person1#은 #Person2#와 같이 식당을 찾는다.")
-    settings = AugmentSettings(synonym=A.SynonymSettings(p=1.0))
+    settings = AugmentSettings(synonym=SynonymSettings(p=1.0))
     out = A.REGISTRY["synonym"](settings).augment_one(e, random.Random(1))
     assert "음식점을" in out.dialogue and "음식점을" in out.summary  # particle re-fitted by kiwipiepy
     assert "함께" in out.dialogue and "함께" in out.summary
@@ -216,7 +217,7 @@ def test_settings_name_the_bad_key():
 
 
 def test_settings_parse_json_yaml_or_a_file_and_name_where_they_came_from(tmp_path):
-    expected = AugmentSettings(ratio=0.25, synonym=A.SynonymSettings(p=0.5), source="--settings")
+    expected = AugmentSettings(ratio=0.25, synonym=SynonymSettings(p=0.5), source="--settings")
     assert AugmentSettings.parse('{"ratio": 0.25, "synonym": {"p": 0.5}}', "--settings") == expected
     assert AugmentSettings.parse("{ratio: 0.25, synonym: {p: 0.5}}", "--settings") == expected
     assert AugmentSettings.parse(None, "--settings") == AugmentSettings(source="--settings")

@@ -29,7 +29,7 @@ def _data_synth(args: argparse.Namespace) -> int:
 
 
 def _data_augment(args: argparse.Namespace) -> int:
-    from sumbench.data.augment import AugmentSettings
+    from sumbench.config.augment import AugmentSettings
     from sumbench.data.trainset import prepare_train_set
 
     overrides = args.overrides + ([] if args.ratio is None else [f"ratio={args.ratio}"])
@@ -87,7 +87,7 @@ def cell_from_args(args: argparse.Namespace):
 
 def _data_seed_and_settings(args: argparse.Namespace):
     """``--seed`` and ``--augment-settings``; what either leaves out comes from ``--grid``, else the defaults."""
-    from sumbench.data.augment import AugmentSettings
+    from sumbench.config.augment import AugmentSettings
     from sumbench.config.grid import DATA_SEED
 
     grid = _grid(args.config, args.grid) if args.grid else None

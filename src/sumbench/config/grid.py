@@ -12,18 +12,16 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from sumbench.config.augment import AugmentSettings
 from sumbench.config.schema import CONFIG_SCHEMA, validate_with_schema
 from sumbench.errors import ConfigError
 from sumbench.records import cap_label
 
-if TYPE_CHECKING:
-    from sumbench.data.augment import AugmentSettings
-
 FULL_GRID = "full"
 RESULTS = "results"  # relative to the workflow directory; the Snakemake rules spell it out the same way
-DATA_SEED = 42  # a grid\'s default `seed`; a cell run by hand with no --grid uses it too
+DATA_SEED = 42  # a grid's default `seed`; a cell run by hand with no --grid uses it too
 
 
 @dataclass(frozen=True)
@@ -86,8 +84,6 @@ class Grid:
     def augment_settings(self, source: str = "configs/config.yaml") -> AugmentSettings:
         """The `augment:` section, typed: what this grid's augment rule uses, and what a cell trained without
         ``--train-csv`` needs (with ``seed``) to train on the same examples."""
-        from sumbench.data.augment import AugmentSettings
-
         return AugmentSettings.from_config(self.augment, f"{source}: grids.{self.name}.augment")
 
     def augment_options(self, cap: str) -> list[str]:

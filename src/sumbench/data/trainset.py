@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from sumbench.data.augment import (AugmentSettings, augment_examples, augmentation_label, parse_augmentation,
+from sumbench.config.augment import AugmentSettings
+from sumbench.data.augment import (augment_examples, augmentation_label, parse_augmentation,
                                    split_fname)
 from sumbench.data.corpus import Example, load_csv, load_rows, write_csv
 from sumbench.data.split import cap

@@ -25,7 +25,7 @@ from typing import Any
 
 from sumbench.config.grid import DATA_SEED
 from sumbench.config.model import ModelSpec, load_model, spec_to_dict
-from sumbench.data.augment import AugmentSettings
+from sumbench.config.augment import AugmentSettings
 from sumbench.data.corpus import Example
 from sumbench.errors import ConfigError, SumbenchError
 from sumbench.io import atomic_write_jsonl

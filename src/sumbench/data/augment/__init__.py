@@ -8,9 +8,9 @@ examples first; then each method adds ``round(ratio × originals)`` copies of it
 ``speaker_swap+synonym`` at ratio 0.5 trains on 100 originals + 50 swapped + 50 synonym copies
 (:mod:`sumbench.data.trainset` does both steps, for the workflow's ``augment`` rule and for ``sumbench train``).
 
-Modules, in reading order:
+Its settings are :class:`sumbench.config.augment.AugmentSettings` (a grid's ``augment:`` section). Modules, in
+reading order:
 
-- ``settings``: :class:`AugmentSettings`, validated against the workflow's config schema (``$defs/augment``).
 - ``registry``: the :class:`Augmenter` base class, ``register`` and ``parse_augmentation``, dialogue turns.
 - ``rules``: ``speaker_swap`` (swap #Person1#/#Person2#, re-fit particles) and ``turn_shuffle`` (swap two
   adjacent question/answer exchanges).
@@ -19,7 +19,6 @@ Modules, in reading order:
 - ``driver``: :func:`augment_examples` (quotas, seeds, and the guard that no copy changes a tag or a mask).
 """
 
-from sumbench.data.augment.settings import AugmentSettings, BackTranslationSettings, ParaphraseSettings, SynonymSettings
 from sumbench.data.augment.registry import (REGISTRY, Augmenter, augmentation_label, check_settings,
                                             parse_augmentation, register, split_fname)
 from sumbench.data.augment import generative, rules, synonym  # noqa: F401  (registers the methods)
@@ -27,11 +26,7 @@ from sumbench.data.augment.driver import augment_examples
 
 __all__ = [
     "REGISTRY",
-    "AugmentSettings",
     "Augmenter",
-    "BackTranslationSettings",
-    "ParaphraseSettings",
-    "SynonymSettings",
     "augment_examples",
     "augmentation_label",
     "check_settings",

@@ -18,7 +18,7 @@ from collections import Counter
 from typing import Sequence
 
 from sumbench.data.augment.registry import REGISTRY, SEPARATOR, check_settings, rename_tags, specials, turns
-from sumbench.data.augment.settings import AugmentSettings
+from sumbench.config.augment import AugmentSettings
 from sumbench.data.corpus import Example
 
 

@@ -11,7 +11,7 @@ import re
 from collections import Counter
 from typing import ClassVar, Sequence
 
-from sumbench.data.augment.settings import AugmentSettings
+from sumbench.config.augment import AugmentSettings
 from sumbench.data.corpus import Example
 from sumbench.errors import ConfigError
 from sumbench.korean import SPECIAL_TOKEN_RE, TURN_RE
