@@ -93,6 +93,42 @@ def test_write_csv_omits_summary_column_when_all_missing(tmp_path):
     assert load_csv(out, require_summary=False) == examples
 
 
+def test_multi_reference_columns_become_references(tmp_path):
+    """The competition's final test layout: summary1..summary3 instead of summary (a row may have fewer)."""
+    examples = load_csv(CSV / "multi_reference.csv")
+    assert [ex.summary for ex in examples] == ["두 사람은 내일 만나기로 한다.", "#Person1#은 #PhoneNumber#를 알려 준다."]
+    assert examples[0].more_summaries == ("#Person1#과 #Person2#는 내일 보기로 한다.", "두 사람이 내일 약속을 잡는다.")
+    assert examples[1].references == ("#Person1#은 #PhoneNumber#를 알려 준다.", "#Person1#이 전화번호를 말한다.")
+    assert examples[0].topic == "약속"
+    out = write_csv(tmp_path / "multi.csv", examples)
+    assert out.read_text(encoding="utf-8").splitlines()[0] == "fname,dialogue,summary1,summary2,summary3,topic"
+    assert load_csv(out) == examples
+    assert check_file(CSV / "multi_reference.csv").splitlines()[-1] == "references per row: {2: 1, 3: 1}"
+
+
+def test_multi_reference_dev_keeps_its_references_through_data_split(tmp_path):
+    from sumbench.data.split import write_folds
+
+    write_folds(CSV / "good_bom_crlf.csv", CSV / "multi_reference.csv", k=1, seed=0, out_dir=tmp_path)
+    dev = load_csv(CSV / "multi_reference.csv")
+    assert load_csv(tmp_path / "dev.csv") == load_csv(tmp_path / "fold0" / "heldout.csv") == dev
+
+
+def test_single_summary_examples_keep_their_shape():
+    ex = load_csv(CSV / "good_bom_crlf.csv")[0]
+    assert ex.more_summaries == () and ex.references == (ex.summary,)
+    assert Example("a", "d", "s", "t") == Example("a", "d", "s", "t", ())  # four-field construction still works
+    assert Example("a", "d", None, None).references == ()
+    assert "references per row" not in check_file(CSV / "good_bom_crlf.csv")
+
+
+def test_multi_reference_row_without_any_reference_is_an_error(tmp_path):
+    path = tmp_path / "refs.csv"
+    path.write_text("fname,dialogue,summary1,summary2\na,#Person1#: 안녕,요약,\nb,#Person1#: 네,,\n", encoding="utf-8")
+    assert error_of(path) == f"{path}:3: empty summary (fname 'b')"
+    assert [ex.references for ex in load_csv(path, require_summary=False)] == [("요약",), ()]
+
+
 def test_speaker_tags_and_special_tokens():
     dialogue = "#Person2#: 안녕\n#Person1#: 제 번호는 #PhoneNumber#예요.\n#Person2#: #Person1#씨, 고마워요.\n#Person3#: 나도"
     assert speaker_tags(dialogue) == ["#Person2#", "#Person1#", "#Person3#"]
@@ -108,6 +144,7 @@ def test_check_file_report():
         "speakers: {1: 1, 2: 2}",
         "dialogue chars: mean 34.7, min 17, max 49",
         "pii masks: none",
+        "unicode: 0 of 3 rows normalized to NFC",
     ]
     assert "pii masks: #PhoneNumber# 1" in check_file(CSV / "test_layout.csv", require_summary=False)
 

@@ -4,6 +4,7 @@
   ``저녁 7시 반으로``; a speaker tag is read by its last digit (``#Person1#은``, ``#Person2#는``).
 - Speaker tags and PII masks: the competition data marks speakers ``#Person1#`` .. and personal data with a
   fixed list of masks (``#PhoneNumber#`` ...).
+- One text form: every text entering sumbench is Unicode NFC (composed Hangul), see :func:`nfc`.
 - The kiwipiepy morpheme analyser, loaded once per process.
 """
 
@@ -11,8 +12,17 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 
 from sumbench.errors import SumbenchError
+
+
+# --- one text form ------------------------------------------------------------------------------------------
+def nfc(text: str) -> str:
+    """``text`` in Unicode NFC. Some systems write Hangul decomposed into jamo (NFD: ``하`` as ``ᄒ`` + ``ᅡ``); such
+    text looks the same but compares unequal, and a tokenizer sees jamo. The loaders and ``score`` call this first."""
+    return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
+
 
 # --- particles ----------------------------------------------------------------------------------------------
 # (form after a final consonant, form after a vowel)
