@@ -1,4 +1,4 @@
-"""ROUGE on Korean morphemes: sanity, hand-computed values, multi-reference, file alignment, CLI."""
+"""ROUGE on Korean morphemes: sanity, hand-computed values, multi-reference (mean or max), file alignment, CLI."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from sumbench import korean
-from sumbench.evaluation import rouge
+from sumbench.evaluation import analyzers, rouge
 from sumbench.errors import DataError, SumbenchError
-from sumbench.evaluation.rouge import RougeResult, score, score_files, tokenize_ko
+from sumbench.evaluation.rouge import RougeReport, RougeResult, score, score_files, tokenize_ko
 
 DATA = Path(__file__).parent / "data" / "rouge"
 KEYS = ("rouge1", "rouge2", "rougeL")
@@ -57,6 +57,20 @@ def test_identical_korean_is_one():
     r = score(["#Person1#은 내일 오후 3시에 #Person2#와 만나기로 했다."], ["#Person1#은 내일 오후 3시에 #Person2#와 만나기로 했다."])
     assert f1s(r) == (1.0, 1.0, 1.0) and r.rouge_sum == 3.0 and r.n == 1
     assert r.metric_version.startswith("rouge_score-0.1.2+kiwipiepy-") and "morph-f1" in r.metric_version
+    assert r.metric_version.endswith("/nfc/refs-mean") and r.aggregation == "mean" and r.analyzer == "kiwi"
+
+
+def test_report_is_a_result_with_every_analyzer_and_per_example_sums():
+    preds, refs = ["철수가 사과를 먹었다", "", "영희는 학교에 갔다"], ["어제 철수가 배를 먹었다", "영희는 학교에 갔다", "영희는 학교에 갔다"]
+    r = score(preds, refs, analyzers=("mecab", "kiwi"))
+    assert isinstance(r, RougeResult) and isinstance(r, RougeReport)
+    assert list(r.by_analyzer) == list(r.per_example) == ["mecab", "kiwi"] and r.analyzer == "mecab"
+    assert f1s(r) == f1s(r.by_analyzer["mecab"]) and r.metric_version == r.by_analyzer["mecab"].metric_version
+    assert r.by_analyzer["kiwi"] == score(preds, refs).by_analyzer["kiwi"]
+    for name, sums in r.per_example.items():  # ROUGE-Sum of each example, in input order; their mean is rouge_sum
+        assert len(sums) == 3 and sums[1] == 0.0 and sums[2] == 3.0
+        assert sum(sums) / 3 == pytest.approx(r.by_analyzer[name].rouge_sum, abs=1e-12)
+    assert r.per_example["kiwi"][0] == pytest.approx(1.6 + 8 / 13, abs=1e-12)  # see test_hand_computed_f1
 
 
 @pytest.mark.parametrize(
@@ -95,11 +109,18 @@ def test_mean_over_examples_and_empty_prediction_scores_zero():
     assert r.n == 2 and r.rouge1 == pytest.approx(0.4, abs=1e-12) and r.rouge2 == pytest.approx(4 / 13, abs=1e-12)
 
 
-def test_multi_reference_takes_best():
+def test_multi_reference_max_takes_best_mean_averages():
     pred, worse, exact = "철수가 사과를 먹었다", "어제 철수가 배를 먹었다", "철수가 사과를 먹었다"
-    assert f1s(score([pred], [[worse, exact]])) == (1.0, 1.0, 1.0)
-    assert f1s(score([pred], [[worse]])) == f1s(score([pred], [worse]))
-    assert score([pred], [[worse, "전혀 다른 문장이다"]]).rouge1 == pytest.approx(0.8, abs=1e-12)
+    best = score([pred], [[worse, exact]], aggregation="max")
+    assert f1s(best) == (1.0, 1.0, 1.0) and best.metric_version.endswith("/refs-max") and best.aggregation == "max"
+    assert score([pred], [[worse, "전혀 다른 문장이다"]], aggregation="max").rouge1 == pytest.approx(0.8, abs=1e-12)
+    # mean (the default, the competition's rule): worse gives (0.8, 8/13, 0.8), exact (1, 1, 1)
+    mean = score([pred], [[worse, exact]])
+    assert mean.aggregation == "mean" and mean.metric_version.endswith("/refs-mean")
+    assert f1s(mean) == pytest.approx((0.9, (1 + 8 / 13) / 2, 0.9), abs=1e-12)
+    assert mean.per_example["kiwi"][0] == pytest.approx(1.8 + (1 + 8 / 13) / 2, abs=1e-12)
+    for aggregation in ("mean", "max"):  # one reference: both agree
+        assert f1s(score([pred], [[worse]], aggregation=aggregation)) == f1s(score([pred], [worse]))
 
 
 @pytest.mark.parametrize(
@@ -116,18 +137,31 @@ def test_bad_arguments_raise(preds, refs, message):
         score(preds, refs)
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"aggregation": "median"}, "unknown reference aggregation 'median' \\(choose from mean, max\\)"),
+        ({"analyzers": ("kiwi", "okt")}, "unknown ROUGE analyzer 'okt' \\(choose from kiwi, mecab, whitespace\\)"),
+        ({"analyzers": ()}, "no ROUGE analyzer given"),
+        ({"analyzers": ("kiwi", "kiwi")}, "ROUGE analyzer 'kiwi' given twice"),
+    ],
+)
+def test_bad_settings_raise(kwargs, message):
+    with pytest.raises(SumbenchError, match=message):
+        score(["가"], ["가"], **kwargs)
+
+
 def test_missing_dependency_is_an_error_not_zero(monkeypatch):
     monkeypatch.setitem(sys.modules, "kiwipiepy", None)  # makes `import kiwipiepy` fail
-    korean.kiwi.cache_clear()
-    rouge._tokenize_cached.cache_clear()
+    analyzers.clear_caches()
     try:
         with pytest.raises(SumbenchError, match="pip install kiwipiepy"):
             score(["가"], ["가"])
         with pytest.raises(SumbenchError, match="pip install kiwipiepy"):
             tokenize_ko("새로운 문장")
     finally:
-        korean.kiwi.cache_clear()
-        rouge._tokenize_cached.cache_clear()
+        analyzers.clear_caches()
+    assert korean.kiwi.cache_info().currsize == 0
 
 
 # --- files -------------------------------------------------------------------------------------
@@ -136,14 +170,21 @@ def test_missing_dependency_is_an_error_not_zero(monkeypatch):
 def test_jsonl_and_csv_aligned_by_fname_in_shuffled_order():
     r = score_files(DATA / "pred.jsonl", DATA / "ref.csv")  # pred order dev_2, dev_0, dev_1
     by_hand = score(
-        ["#Person1#은 식당에 저녁 예약을 한다.", "#Person2#는 전화번호를 알려준다.", "두 사람은 내일 오후에 만나기로 한다."],
-        ["#Person1#은 식당에 저녁 예약을 한다.", "#Person2#는 #Person1#에게 #PhoneNumber#를 알려준다.", "두 사람은 내일 오후 3시에 만나기로 한다."],
+        ["두 사람은 내일 오후에 만나기로 한다.", "#Person1#은 식당에 저녁 예약을 한다.", "#Person2#는 전화번호를 알려준다."],
+        ["두 사람은 내일 오후 3시에 만나기로 한다.", "#Person1#은 식당에 저녁 예약을 한다.", "#Person2#는 #Person1#에게 #PhoneNumber#를 알려준다."],
     )
     assert r == by_hand and r.n == 3 and 0.5 < r.rouge1 < 1.0
+    assert r.per_example["kiwi"][1] == 3.0  # per_example follows the predictions file: dev_0 is second there
 
 
 def test_multi_reference_csv_columns():
-    assert f1s(score_files(DATA / "multi_pred.csv", DATA / "multi_ref.csv")) == (1.0, 1.0, 1.0)
+    # each prediction equals one of its references (summary1..summary3; m_0 has two, m_1 three)
+    assert f1s(score_files(DATA / "multi_pred.csv", DATA / "multi_ref.csv", aggregation="max")) == (1.0, 1.0, 1.0)
+    mean = score_files(DATA / "multi_pred.csv", DATA / "multi_ref.csv")
+    refs = {"m_1": ["영희는 학교에 갔다.", "영희가 집에 왔다.", "영희는 도서관에 갔다."],
+            "m_0": ["철수가 배를 먹었다.", "철수가 사과를 먹었다."]}
+    assert mean == score(["영희는 도서관에 갔다.", "철수가 사과를 먹었다."], [refs["m_1"], refs["m_0"]])
+    assert 0.5 < mean.rouge1 < 1.0
 
 
 def test_jsonl_references_list_and_order_alignment(tmp_path):
@@ -151,7 +192,8 @@ def test_jsonl_references_list_and_order_alignment(tmp_path):
     pred.write_text("prediction\n철수가 사과를 먹었다\n", encoding="utf-8")
     ref = tmp_path / "r.jsonl"
     ref.write_text(json.dumps({"references": ["어제 철수가 배를 먹었다", "철수가 사과를 먹었다"]}, ensure_ascii=False) + "\n", encoding="utf-8")
-    assert f1s(score_files(pred, ref)) == (1.0, 1.0, 1.0)
+    assert f1s(score_files(pred, ref, aggregation="max")) == (1.0, 1.0, 1.0)
+    assert f1s(score_files(pred, ref)) == pytest.approx((0.9, (1 + 8 / 13) / 2, 0.9), abs=1e-12)
 
 
 @pytest.mark.parametrize(
@@ -203,6 +245,24 @@ def test_cli_score_prints_json():
     assert {"rouge1", "rouge2", "rougeL", "rouge_sum", "n", "metric_version"} <= out.keys()
     assert all(0.0 < out[k] <= 1.0 for k in KEYS) and out["n"] == 3
     assert out["rouge_sum"] == pytest.approx(sum(out[k] for k in KEYS))
+    assert out["analyzer"] == "kiwi" and out["aggregation"] == "mean" and list(out["by_analyzer"]) == ["kiwi"]
+    assert "per_example" not in out
+
+
+@needs_cli
+def test_cli_score_every_analyzer_aggregation_and_per_example():
+    p = run_cli("score", "--pred", str(DATA / "multi_pred.csv"), "--ref", str(DATA / "multi_ref.csv"),
+                "--analyzers", "kiwi,mecab,whitespace", "--aggregation", "max", "--per-example")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert list(out["by_analyzer"]) == ["kiwi", "mecab", "whitespace"] and out["aggregation"] == "max"
+    for name, result in out["by_analyzer"].items():
+        assert result["rouge_sum"] == pytest.approx(3.0) and result["metric_version"].endswith("/refs-max")
+        assert out["per_example"][name] == pytest.approx([3.0, 3.0])
+    assert "python-mecab-ko-" in out["by_analyzer"]["mecab"]["metric_version"]
+    bad = run_cli("score", "--pred", str(DATA / "pred.jsonl"), "--ref", str(DATA / "ref.csv"), "--analyzers", "kiwi,okt")
+    assert bad.returncode == 2 and bad.stdout == "" and len(bad.stderr.strip().splitlines()) == 1
+    assert "unknown ROUGE analyzer 'okt'" in bad.stderr
 
 
 @needs_cli

@@ -1,30 +1,39 @@
-"""ROUGE-1/2/L F1 on Korean morphemes: an English tokenizer would score Korean by its digits and Latin letters alone.
+"""ROUGE-1/2/L F1 on Korean tokens, per analyzer: an English tokenizer would score Korean by its digits alone.
 
-rouge_score's default tokenizer keeps only ``[a-z0-9]`` and so drops Hangul; ``evaluate.load('rouge')``
-needs the network. We therefore call rouge_score's ``RougeScorer`` directly with a kiwipiepy morpheme
-tokenizer. Speaker tags and PII masks (``#Person1#``, ``#PhoneNumber#``, ...) are handed to Kiwi as
-pre-tokenized spans, so they stay whole and the particle after them keeps its context
-(``#Person1#와`` → ``#Person1#``, ``와``/JKB; Kiwi alone gives ``#Person1``, ``#와``).
+rouge_score's default tokenizer keeps only ``[a-z0-9]`` and so drops Hangul; ``evaluate.load('rouge')`` needs the
+network. We therefore call rouge_score's ``RougeScorer`` directly with a Korean tokenizer, one per analyzer
+(:mod:`sumbench.evaluation.analyzers`): ``kiwi`` morphemes (the primary), ``mecab`` morphemes (what most public
+solutions of the competition report), ``whitespace`` words (the ``rouge`` 1.0.1 package's), side by side.
 
-Scores are per-example F1 (best over an example's references), averaged over examples.
+Scores are per-example F1, averaged over examples. An example with several references (``summary1``,
+``summary2``, ... as in the competition's final test set) takes, per metric, the mean F1 over its references
+(``aggregation="mean"``, the competition's rule) or the best one (``"max"``); with one reference both agree.
+Predictions and references are NFC-normalized first, so decomposed Hangul scores like composed.
 """
 
 from __future__ import annotations
 
 import csv
-import functools
 import json
 import re
-import unicodedata
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Sequence
 
 from sumbench.errors import DataError, SumbenchError
-from sumbench.korean import ANY_TAG_RE, kiwi
+from sumbench.evaluation.analyzers import PRIMARY, UNIT, Tokenizer, analyzer_version, check_analyzers, tokenize, \
+    tokenize_ko
+from sumbench.korean import kiwi, nfc
+
+# ``kiwi`` stays importable from here: the analyser ROUGE uses is the one korean.py caches for the process.
+__all__ = ["AGGREGATIONS", "KoreanTokenizer", "RougeReport", "RougeResult", "kiwi", "metric_version", "score",
+           "score_files", "tokenize", "tokenize_ko"]
 
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL")
+# mean: the competition's rule (F1 averaged over an example's references), so our number is the one it reports.
+AGGREGATIONS = ("mean", "max")
+DEFAULT_AGGREGATION = "mean"
 
 
 def _require(module: str, package: str):
@@ -34,38 +43,18 @@ def _require(module: str, package: str):
         raise SumbenchError(f"ROUGE needs the '{package}' package: pip install {package} ({exc})") from None
 
 
-def _is_punct(token: str) -> bool:
-    return all(unicodedata.category(ch)[0] in "PS" for ch in token)
+class KoreanTokenizer(Tokenizer):
+    """The Kiwi tokenizer as a rouge_score ``Tokenizer``: ``RougeScorer(types, tokenizer=KoreanTokenizer())``."""
+
+    def __init__(self):
+        super().__init__("kiwi")
 
 
-@functools.lru_cache(maxsize=8192)
-def _tokenize_cached(text: str) -> tuple[str, ...]:
-    spans = [(m.start(), m.end(), "NNP") for m in ANY_TAG_RE.finditer(text)]
-    out = []
-    for tok in kiwi().tokenize(text, pretokenized=spans or None):
-        if ANY_TAG_RE.fullmatch(tok.form):
-            out.append(tok.form)
-        elif not _is_punct(tok.form):
-            out.append(tok.form.lower())
-    return tuple(out)
-
-
-def tokenize_ko(text: str) -> list[str]:
-    """Morpheme forms of ``text``; tags/masks kept whole, Latin lower-cased, punctuation/symbols dropped."""
-    return list(_tokenize_cached(text)) if text and text.strip() else []
-
-
-class KoreanTokenizer:
-    """A rouge_score ``Tokenizer``-compatible object: ``RougeScorer(types, tokenizer=KoreanTokenizer())``."""
-
-    def tokenize(self, text: str) -> list[str]:
-        return tokenize_ko(text)
-
-
-def metric_version() -> str:
+def metric_version(analyzer: str = PRIMARY, aggregation: str = DEFAULT_AGGREGATION) -> str:
+    """What a score was computed with, e.g. ``rouge_score-0.1.2+kiwipiepy-0.24.1/morph-f1/nfc/refs-mean``."""
     _require("rouge_score", "rouge-score")
-    _require("kiwipiepy", "kiwipiepy")
-    return f"rouge_score-{metadata.version('rouge-score')}+kiwipiepy-{metadata.version('kiwipiepy')}/morph-f1/v1"
+    return (f"rouge_score-{metadata.version('rouge-score')}+{analyzer_version(analyzer)}/{UNIT[analyzer]}-f1/nfc/"
+            f"refs-{aggregation}")
 
 
 @dataclass(frozen=True)
@@ -81,33 +70,68 @@ class RougeResult:
         return asdict(self)
 
 
-def score(predictions: Sequence[str], references: Sequence[str | Sequence[str]]) -> RougeResult:
-    """Mean per-example F1; an example with several references takes the best F1 per metric."""
+@dataclass(frozen=True)
+class RougeReport(RougeResult):
+    """The primary (first) analyzer's scores as the fields of a :class:`RougeResult`, and beside them every
+    analyzer's: ``by_analyzer[name]`` and ``per_example[name]`` (ROUGE-Sum of each example, in input order)."""
+
+    analyzer: str
+    aggregation: str
+    by_analyzer: dict[str, RougeResult]
+    per_example: dict[str, tuple[float, ...]]
+
+
+def _checked(predictions, references) -> list[tuple[str, list[str]]]:
+    """``(prediction, references)`` pairs, NFC-normalized; a one-line error for anything malformed."""
     if isinstance(predictions, str) or isinstance(references, str):
         raise SumbenchError("score() takes sequences of strings, not a single string")
     if len(predictions) != len(references):
         raise SumbenchError(f"{len(predictions)} predictions but {len(references)} references")
     if not predictions:
         raise SumbenchError("no examples to score")
-    version = metric_version()
-    from rouge_score.rouge_scorer import RougeScorer
-
-    scorer = RougeScorer(list(ROUGE_TYPES), tokenizer=KoreanTokenizer())
-    totals = dict.fromkeys(ROUGE_TYPES, 0.0)
+    pairs = []
     for i, (pred, refs) in enumerate(zip(predictions, references)):
         refs = [refs] if isinstance(refs, str) else list(refs)
         if not refs or any(not isinstance(r, str) or not r.strip() for r in refs):
             raise SumbenchError(f"example {i}: every reference must be a non-empty string, got {refs!r}")
         if not isinstance(pred, str):
             raise SumbenchError(f"example {i}: prediction must be a string, got {type(pred).__name__}")
-        if not tokenize_ko(pred):
-            continue  # an empty prediction scores 0
-        best = scorer.score_multi(refs, pred)
-        for k in ROUGE_TYPES:
-            totals[k] += best[k].fmeasure
-    n = len(predictions)
-    r1, r2, rl = (totals[k] / n for k in ROUGE_TYPES)
-    return RougeResult(rouge1=r1, rouge2=r2, rougeL=rl, rouge_sum=r1 + r2 + rl, n=n, metric_version=version)
+        pairs.append((nfc(pred), [nfc(r) for r in refs]))
+    return pairs
+
+
+def _example_f1(scorer, analyzer: str, pred: str, refs: list[str], aggregation: str) -> tuple[float, ...]:
+    """(R1, R2, RL) F1 of one example: per metric, the mean or the best over its references."""
+    if not tokenize(analyzer, pred):
+        return (0.0,) * len(ROUGE_TYPES)  # an empty prediction scores 0
+    per_ref = [scorer.score(ref, pred) for ref in refs]
+    pick = max if aggregation == "max" else (lambda xs: sum(xs) / len(xs))
+    return tuple(pick([s[k].fmeasure for s in per_ref]) for k in ROUGE_TYPES)
+
+
+def score(predictions: Sequence[str], references: Sequence[str | Sequence[str]], *,
+          analyzers: str | Sequence[str] = (PRIMARY,), aggregation: str = DEFAULT_AGGREGATION) -> RougeReport:
+    """Mean per-example F1 under each of ``analyzers`` (the first is the primary, whose scores are the report's
+    own fields); ``references[i]`` is one string or several."""
+    if aggregation not in AGGREGATIONS:
+        raise SumbenchError(f"unknown reference aggregation {aggregation!r} (choose from {', '.join(AGGREGATIONS)})")
+    pairs = _checked(predictions, references)
+    names = check_analyzers(analyzers)
+    versions = {name: metric_version(name, aggregation) for name in names}
+    from rouge_score.rouge_scorer import RougeScorer
+
+    by_analyzer: dict[str, RougeResult] = {}
+    per_example: dict[str, tuple[float, ...]] = {}
+    n = len(pairs)
+    for name in names:
+        scorer = RougeScorer(list(ROUGE_TYPES), tokenizer=Tokenizer(name))
+        rows = [_example_f1(scorer, name, pred, refs, aggregation) for pred, refs in pairs]
+        r1, r2, rl = (sum(row[j] for row in rows) / n for j in range(len(ROUGE_TYPES)))
+        by_analyzer[name] = RougeResult(r1, r2, rl, r1 + r2 + rl, n, versions[name])
+        per_example[name] = tuple(sum(row) for row in rows)
+    primary = by_analyzer[names[0]]
+    return RougeReport(**asdict(primary), analyzer=names[0], aggregation=aggregation, by_analyzer=by_analyzer,
+                       per_example=per_example)
 
 
 # --- files -------------------------------------------------------------------------------------
@@ -134,7 +158,7 @@ def _read_rows(path: Path) -> list[tuple[int, dict]]:
                 for i, rec in enumerate(reader, start=2):
                     if None in rec:
                         raise DataError(f"{path}:{i}: more cells than header columns")
-                    rows.append((i, rec))
+                    rows.append((i, _nfc_record(rec)))
             else:
                 for i, line in enumerate(fh, start=1):
                     if not line.strip():
@@ -145,12 +169,22 @@ def _read_rows(path: Path) -> list[tuple[int, dict]]:
                         raise DataError(f"{path}:{i}: bad JSON at column {exc.colno}: {exc.msg.removesuffix(' at')}") from None
                     if not isinstance(rec, dict):
                         raise DataError(f"{path}:{i}: expected a JSON object, got {type(rec).__name__}")
-                    rows.append((i, rec))
+                    rows.append((i, _nfc_record(rec)))
         except UnicodeDecodeError as exc:
             raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     if not rows:
         raise DataError(f"{path}: no rows")
     return rows
+
+
+def _nfc_record(rec: dict) -> dict:
+    """The record with every string (field names, values, strings in lists) in NFC."""
+    def norm(value):
+        if isinstance(value, str):
+            return nfc(value)
+        return [norm(v) for v in value] if isinstance(value, list) else value
+
+    return {nfc(k) if isinstance(k, str) else k: norm(v) for k, v in rec.items()}
 
 
 def _prediction(path: Path, row: int, rec: dict) -> str:
@@ -195,10 +229,12 @@ def _fnames(path: Path, rows: list[tuple[int, dict]]) -> dict[str, int] | None:
     return index
 
 
-def score_files(pred_path: str | Path, ref_path: str | Path) -> RougeResult:
-    """Score a predictions file against a references file (each CSV or JSONL).
+def score_files(pred_path: str | Path, ref_path: str | Path, *, analyzers: str | Sequence[str] = (PRIMARY,),
+                aggregation: str = DEFAULT_AGGREGATION) -> RougeReport:
+    """Score a predictions file against a references file (each CSV or JSONL), as :func:`score` does.
 
-    Rows are aligned by ``fname`` when both files carry it, otherwise by order (equal counts).
+    Rows are aligned by ``fname`` when both files carry it, otherwise by order (equal counts); ``per_example``
+    follows the predictions file's order. A reference row may carry several references (``summary1``, ...).
     """
     pred_path, ref_path = Path(pred_path), Path(ref_path)
     pred_rows, ref_rows = _read_rows(pred_path), _read_rows(ref_path)
@@ -218,4 +254,4 @@ def score_files(pred_path: str | Path, ref_path: str | Path) -> RougeResult:
             f"{pred_path}: {len(preds)} predictions but {ref_path} has {len(refs)} references "
             "(without fname in both files, rows are aligned by order)"
         )
-    return score(preds, refs)
+    return score(preds, refs, analyzers=analyzers, aggregation=aggregation)
