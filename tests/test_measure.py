@@ -1,8 +1,9 @@
 import pytest
 import torch
 
-from sumbench.training.measure import (Clock, MemoryProbe, TrainMeasurement, percentile, summarize_grad_norms,
-                              summarize_step_times)
+from sumbench.training.measure import (Clock, MicroTimer, TrainMeasurement, percentile, summarize_grad_norms,
+                                       summarize_step_times)
+from sumbench.training.memory import MemoryProbe, cgroup_memory_limit_bytes
 
 
 class FakeClock:
@@ -13,11 +14,26 @@ class FakeClock:
         return self.ticks.pop(0)
 
 
+class FakeEvent:
+    """A CUDA event: record() stamps the fake device clock; elapsed_time() is in milliseconds."""
+
+    def __init__(self, cuda):
+        self.cuda, self.at = cuda, None
+
+    def record(self):
+        self.cuda.calls.append("record")
+        self.at = self.cuda.device_time
+
+    def elapsed_time(self, end):
+        return (end.at - self.at) * 1000.0
+
+
 class FakeCuda:
     """The torch.cuda calls measure.py makes, with recorded calls."""
 
     def __init__(self):
         self.calls = []
+        self.device_time = 0.0
 
     def is_available(self):
         return True
@@ -27,6 +43,12 @@ class FakeCuda:
 
     def reset_peak_memory_stats(self):
         self.calls.append("reset")
+
+    def reset_accumulated_memory_stats(self):
+        self.calls.append("reset_accumulated")
+
+    def Event(self, enable_timing=False):  # noqa: N802  (torch.cuda.Event)
+        return FakeEvent(self)
 
     def max_memory_allocated(self):
         return 3 * 2**30
@@ -66,7 +88,7 @@ def test_memory_probe_reads_cuda_allocator_stats():
     probe = MemoryProbe(cuda)
     probe.start()
     out = probe.read()
-    assert cuda.calls == ["reset"]
+    assert cuda.calls == ["reset", "reset_accumulated"]  # retries count this window only
     assert out.memory_kind == "cuda_max_allocated"
     assert out.peak_memory_bytes == 3 * 2**30 and out.cuda_max_reserved_bytes == 4 * 2**30
     assert out.cuda_alloc_retries == 2 and out.cuda_device_total_bytes == 24 * 2**30
@@ -86,38 +108,30 @@ def test_memory_probe_on_cpu_reports_peak_rss():
 
 def test_train_measurement_counts_steps_tokens_and_padding():
     # ticks: train_begin, [step_begin, step_end] x 3
-    m = TrainMeasurement(clock=FakeClock([0.0, 0.1, 1.0, 1.1, 3.0, 3.1, 4.0]), memory=MemoryProbe(None))
+    m = TrainMeasurement(clock=FakeClock([0.0, 0.1, 1.0, 1.1, 3.0, 3.1, 4.0]), memory=MemoryProbe(None),
+                         micro=MicroTimer(None, now=FakeClock([0.0, 0.4] * 3)))
     m.train_begin()
     mask = torch.tensor([[1, 1, 1, 0], [1, 1, 0, 0]])
     labels = torch.tensor([[5, 6, -100], [7, -100, -100]])
     for step in (1, 2, 3):
         m.step_begin()
-        m.add_micro_batch({"input_ids": mask, "attention_mask": mask, "labels": labels, "decoder_input_ids": labels}, 0.4)
+        started = m.micro_begin()
+        m.micro_end(started, {"input_ids": mask, "attention_mask": mask, "labels": labels, "decoder_input_ids": labels})
         m.step_end(step)
         m.log(step, {"loss": 2.0 / step, "grad_norm": float(step), "learning_rate": 1e-4})
     assert [r.step_time_s for r in m.rows] == pytest.approx([1.0, 2.0, 1.0])
     row = m.rows[0]
     assert (row.samples, row.tokens, row.padded_tokens, row.target_tokens) == (2, 5 + 3, 8 + 6, 3)
-    s = m.summary(warmup_steps=1, effective_batch=2)
+    s = m.summary(warmup_steps=1)
     assert s.s_per_step_median == pytest.approx(1.5)
-    assert s.samples_per_s == pytest.approx(2 / 1.5)
+    assert s.samples_per_s == pytest.approx(4 / 3.0)  # samples of the timed steps / their seconds
     assert s.tokens_per_s == pytest.approx(16 / 3.0)
+    assert s.micro_step_s_median == pytest.approx(0.4)
+    assert s.tokens_counted.startswith("source + target")
     assert s.source_padding_efficiency == pytest.approx(5 / 8)
     assert s.target_padding_efficiency == pytest.approx(3 / 6)
     assert s.grad_norm_first == 1.0 and s.grad_norm_max == 3.0
     assert s.train_loss_first == 2.0
-
-
-def test_mfu_uses_the_stated_formula_and_known_peaks():
-    from sumbench.training.measure import FLOPS_FORMULA, device_peak_flops, model_flops_utilization
-
-    assert device_peak_flops("NVIDIA A100-SXM4-80GB") == 312e12
-    assert device_peak_flops("NVIDIA A10G") == 125e12
-    assert device_peak_flops("x86_64") is None
-    assert model_flops_utilization(1000.0, 10**9, "full", 312e12) == pytest.approx(6e12 / 312e12)
-    assert model_flops_utilization(1000.0, 10**9, "lora", 312e12) == pytest.approx(4e12 / 312e12)
-    assert model_flops_utilization(1000.0, 10**9, "full", None) is None
-    assert "6 * total_params" in FLOPS_FORMULA["full"]
 
 
 def test_coefficient_of_variation():
@@ -137,3 +151,81 @@ def test_excluded_time_is_left_out_of_the_next_step():
     m.step_begin()
     m.step_end(2)
     assert [r.step_time_s for r in m.rows] == pytest.approx([1.0, 1.0])
+
+
+def test_samples_per_s_counts_a_partial_last_step_by_its_actual_samples():
+    # 3 steps of 1 s each; the last one only had 3 of its 8 samples (the epoch ran out)
+    m = TrainMeasurement(clock=FakeClock([0.0, 0.0, 1.0, 1.0, 2.0, 2.0, 3.0]), memory=MemoryProbe(None))
+    m.train_begin()
+    for step, n in enumerate((8, 8, 3), 1):
+        m.step_begin()
+        m.add_micro_batch({"input_ids": torch.ones(n, 5, dtype=torch.long), "attention_mask": torch.ones(n, 5),
+                           "labels": torch.full((n, 5), -100).index_fill_(1, torch.tensor([4]), 7)})
+        m.step_end(step)
+    s = m.summary(warmup_steps=0)
+    assert s.samples_per_s == pytest.approx(19 / 3.0)  # not 3 x 8 / 3
+    assert s.loss_tokens_per_s == pytest.approx(19 / 3.0)  # one label token per example
+    assert s.tokens_counted.startswith("prompt + summary")
+
+
+def test_world_size_multiplies_throughput(monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    m = TrainMeasurement(clock=FakeClock([0.0, 0.0, 2.0]), memory=MemoryProbe(None))
+    m.train_begin()
+    m.step_begin()
+    m.add_micro_batch({"input_ids": torch.ones(8, 2, dtype=torch.long), "attention_mask": torch.ones(8, 2)})
+    m.step_end(1)
+    s = m.summary(warmup_steps=0)
+    assert s.world_size == 4 and s.samples_per_s == pytest.approx(4 * 8 / 2.0)
+
+
+def test_cuda_micro_batches_are_timed_with_events_and_synchronized_only_at_step_boundaries():
+    cuda = FakeCuda()
+    m = TrainMeasurement(clock=Clock(cuda, now=lambda: cuda.device_time), memory=MemoryProbe(None),
+                         micro=MicroTimer(cuda))
+    m.train_begin()
+    for step in (1, 2):
+        m.step_begin()
+        for _ in range(4):  # grad_accum = 4
+            started = m.micro_begin()
+            cuda.device_time += 0.25
+            m.micro_end(started, {"input_ids": torch.ones(2, 3, dtype=torch.long), "attention_mask": torch.ones(2, 3)})
+        m.step_end(step)
+    assert cuda.calls.count("sync") == 1 + 2 * 2  # train begin, then one at each step's begin and end: never per micro
+    assert cuda.calls.count("record") == 2 * 4 * 2
+    assert m.micro_step_times == pytest.approx([0.25] * 8)
+    assert [r.step_time_s for r in m.rows] == pytest.approx([1.0, 1.0])
+
+
+def test_cpu_peak_is_the_window_s_not_the_process_lifetime():
+    ballast = bytearray(200 * 2**20)
+    ballast[::4096] = b"x" * len(ballast[::4096])
+    del ballast  # the process's lifetime peak now includes 200 MiB this window never held
+    probe = MemoryProbe(None)
+    probe.start()
+    small = bytearray(16 * 2**20)
+    small[::4096] = b"x" * len(small[::4096])
+    out = probe.read()
+    assert out.cpu_rss_rise_bytes < 150 * 2**20 and out.cpu_rss_rise_bytes >= 8 * 2**20
+    assert out.host_memory_bytes and out.host_memory_bytes > 2**30
+    del small
+
+
+def test_cgroup_limit_reads_v2_and_v1_and_says_none_for_no_limit(tmp_path):
+    v2, v1 = tmp_path / "memory.max", tmp_path / "limit_in_bytes"
+    v2.write_text("max\n")
+    assert cgroup_memory_limit_bytes((str(v2),)) is None
+    v2.write_text("8589934592\n")
+    assert cgroup_memory_limit_bytes((str(v2),)) == 8 * 2**30
+    v1.write_text("9223372036854771712\n")
+    assert cgroup_memory_limit_bytes((str(tmp_path / "missing"), str(v1))) is None
+
+
+def test_unknown_retries_are_unknown_not_zero():
+    class NoRetries(FakeCuda):
+        def memory_stats(self):
+            return {}
+
+    probe = MemoryProbe(NoRetries())
+    probe.start()
+    assert probe.read().cuda_alloc_retries is None

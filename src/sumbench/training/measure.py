@@ -1,39 +1,42 @@
-"""The one place that measures: step time, memory, gradient norm, padding and truncation.
+"""The one place that measures training: step time, throughput, gradient norm, padding (with memory.py for
+peak memory and flops.py for MFU).
 
 Seq2seq and causal training both use :class:`TrainMeasurement` (a transformers ``TrainerCallback``) and
 the pure summary functions below. Device access goes through small seams (``clock``, ``cuda``) so that
 the GPU branches are unit-tested on a CPU with fakes.
 
 How a step is timed, so that every model's numbers mean the same:
-- a step is one optimizer step: all its micro-batches, data loading included. On CUDA the clock is read
-  after ``torch.cuda.synchronize()``. The first ``warmup_steps`` are dropped from the statistics.
-- samples/s = effective batch / median s/step; tokens/s counts real (non-pad) tokens.
+- a step is one optimizer step: all its micro-batches, data loading included. The clock is read at step
+  boundaries only; on CUDA it first waits for queued work (``torch.cuda.synchronize()``). Micro-batches are
+  timed with CUDA events on a GPU (resolved at the step's end), never with a host synchronization each.
+  The first ``warmup_steps`` are dropped from the statistics.
+- samples/s = the samples of the timed steps / their seconds (a partial last step counts its actual samples),
+  x the world size under multi-GPU data parallelism (every rank trains its own micro-batches).
+- tokens/s counts real (non-pad) tokens of the same steps: seq2seq source + target (encoder input and
+  decoder labels), causal prompt + summary; loss tokens/s counts the tokens the loss is taken on (labels
+  other than -100: the summary and its EOS).
 - gradient norm = the pre-clip global norm the Trainer computes each optimizer step.
 """
 
 from __future__ import annotations
 
-import resource
+import os
 import statistics
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, Sequence
 
-BYTES_PER_KIB = 1024
-PAGE_BYTES = resource.getpagesize()
+from sumbench.training.memory import MemoryProbe, MemoryReading
+
 SPIKE_FACTOR = 10.0  # a grad-norm spike: more than this many times the running median so far
 
 
 class CudaLike(Protocol):
-    """The subset of ``torch.cuda`` used here (a fake in tests)."""
+    """The subset of ``torch.cuda`` the clocks use (a fake in tests)."""
 
     def is_available(self) -> bool: ...
     def synchronize(self) -> None: ...
-    def reset_peak_memory_stats(self) -> None: ...
-    def max_memory_allocated(self) -> int: ...
-    def max_memory_reserved(self) -> int: ...
-    def memory_stats(self) -> dict[str, Any]: ...
-    def get_device_properties(self, device: int) -> Any: ...
+    def Event(self, enable_timing: bool = False) -> Any: ...  # noqa: N802  (torch.cuda.Event)
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -91,71 +94,33 @@ class TokenCount:
         self.padded += int(mask.numel())
 
 
-def batch_tokens(batch: dict) -> tuple[TokenCount, TokenCount]:
-    """Source and target token counts of a collated batch (labels == -100 are padding or prompt)."""
+@dataclass(frozen=True)
+class BatchTokens:
+    """Token counts of one collated micro-batch."""
+
+    source: TokenCount  # seq2seq encoder input; causal: the whole sequence (prompt + summary)
+    target: TokenCount  # seq2seq decoder labels (a separate, separately padded sequence); causal: empty
+    loss: int  # label positions other than -100: what the loss is taken on
+
+
+def batch_tokens(batch: dict) -> BatchTokens:
+    """Token counts of a collated batch (labels == -100 are padding or prompt)."""
     source, target = TokenCount(), TokenCount()
     if "attention_mask" in batch:
         source.add(batch["attention_mask"])
     if "labels" in batch and "decoder_input_ids" in batch:  # seq2seq: the target is a separate sequence
         target.add(batch["labels"].ne(-100))
-    return source, target
+    loss = int(batch["labels"].ne(-100).sum()) if "labels" in batch else 0
+    return BatchTokens(source, target, loss)
 
 
-@dataclass(frozen=True)
-class MemoryReading:
-    """Peak memory of the measured window, in bytes (the CellRecord fields of the same names)."""
-
-    memory_kind: str  # cuda_max_allocated | cpu_peak_rss: what peak_memory_bytes is
-    peak_memory_bytes: int
-    cpu_peak_rss_bytes: int
-    cpu_rss_rise_bytes: int
-    cuda_max_reserved_bytes: int | None = None
-    cuda_device_total_bytes: int | None = None
-    cuda_alloc_retries: int | None = None
-
-
-class MemoryProbe:
-    """Peak memory: CUDA allocator stats on a GPU, peak resident set size on a CPU."""
-
-    def __init__(self, cuda: CudaLike | None = None, device_index: int = 0):
-        self.cuda = cuda if cuda is not None and cuda.is_available() else None
-        self.device_index = device_index
-        self.rss_at_start = 0
-
-    @property
-    def kind(self) -> str:
-        return "cuda_max_allocated" if self.cuda else "cpu_peak_rss"
-
-    @staticmethod
-    def current_rss_bytes() -> int:
-        with open("/proc/self/statm") as fh:
-            return int(fh.read().split()[1]) * PAGE_BYTES
-
-    @staticmethod
-    def peak_rss_bytes() -> int:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * BYTES_PER_KIB  # Linux reports KiB
-
-    def start(self) -> None:
-        self.rss_at_start = self.current_rss_bytes()
-        if self.cuda:
-            self.cuda.reset_peak_memory_stats()
-
-    def read(self) -> MemoryReading:
-        peak_rss = self.peak_rss_bytes()
-        cpu = dict(memory_kind=self.kind, cpu_peak_rss_bytes=peak_rss,
-                   cpu_rss_rise_bytes=max(peak_rss - self.rss_at_start, 0))
-        if not self.cuda:
-            return MemoryReading(peak_memory_bytes=peak_rss, **cpu)
-        return MemoryReading(
-            peak_memory_bytes=int(self.cuda.max_memory_allocated()),
-            cuda_max_reserved_bytes=int(self.cuda.max_memory_reserved()),
-            cuda_device_total_bytes=int(self.cuda.get_device_properties(self.device_index).total_memory),
-            cuda_alloc_retries=int(self.cuda.memory_stats().get("num_alloc_retries", 0)),
-            **cpu)
+def world_size() -> int:
+    """Processes training together under ``accelerate launch`` / torchrun (1 in a single process)."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
 
 
 class Clock:
-    """Wall clock that waits for queued CUDA work before it is read."""
+    """Wall clock read at step boundaries; on CUDA it first waits for queued work."""
 
     def __init__(self, cuda: CudaLike | None = None, now: Callable[[], float] = time.perf_counter):
         self.cuda = cuda if cuda is not None and cuda.is_available() else None
@@ -167,19 +132,53 @@ class Clock:
         return self._now()
 
 
+class MicroTimer:
+    """Times micro-batches without a host synchronization each: CUDA events on a GPU, resolved in
+    :meth:`resolve` after the step's synchronization; ``perf_counter`` on a CPU."""
+
+    def __init__(self, cuda: CudaLike | None = None, now: Callable[[], float] = time.perf_counter):
+        self.cuda = cuda if cuda is not None and cuda.is_available() else None
+        self._now = now
+        self._open: list[Any] = []  # (start, end) pairs of this step
+
+    def begin(self) -> Any:
+        if not self.cuda:
+            return self._now()
+        event = self.cuda.Event(enable_timing=True)
+        event.record()
+        return event
+
+    def end(self, started: Any) -> None:
+        if not self.cuda:
+            self._open.append(self._now() - started)
+            return
+        event = self.cuda.Event(enable_timing=True)
+        event.record()
+        self._open.append((started, event))
+
+    def resolve(self) -> list[float]:
+        """Seconds of each micro-batch of the step; call after the step's synchronization."""
+        done, self._open = self._open, []
+        if not self.cuda:
+            return done
+        return [start.elapsed_time(end) / 1000.0 for start, end in done]  # elapsed_time is in ms
+
+
 @dataclass
 class StepRow:
     step: int
     step_time_s: float
     compute_time_s: float
     samples: int
-    tokens: int
+    tokens: int  # real tokens: source + target (seq2seq), prompt + summary (causal)
     padded_tokens: int
-    target_tokens: int
+    target_tokens: int  # seq2seq decoder labels (0 for causal)
     target_padded_tokens: int
+    loss_tokens: int = 0
     loss: float | None = None
     grad_norm: float | None = None
     lr: float | None = None
+    eval_loss: float | None = None  # the held-out part's loss after this step, where the learning curve took one
 
 
 @dataclass(frozen=True)
@@ -192,9 +191,14 @@ class StepSummary:
     s_per_step_p10: float
     s_per_step_p90: float
     micro_step_s_median: float | None
-    samples_per_s: float  # effective batch / median s per step
-    tokens_per_s: float | None  # real (non-pad) tokens of the timed steps / their seconds
+    samples_per_s: float  # samples of the timed steps / their seconds, x world size
+    tokens_per_s: float | None  # real (non-pad) tokens of the timed steps / their seconds, x world size
+    tokens_counted: str  # which tokens tokens_per_s counts
+    source_tokens_per_s: float | None  # seq2seq encoder input; causal: = tokens_per_s
+    target_tokens_per_s: float | None  # seq2seq decoder labels; causal: 0
+    loss_tokens_per_s: float | None  # label tokens (the summary), x world size
     padded_tokens_per_s: float | None
+    world_size: int
     padding_efficiency: float | None  # real / padded tokens over every step, source and target together
     source_padding_efficiency: float | None
     target_padding_efficiency: float | None
@@ -207,12 +211,18 @@ class StepSummary:
     memory: MemoryReading
 
 
+TOKENS_COUNTED = {"seq2seq": "source + target (encoder input + decoder labels), real tokens",
+                  "causal": "prompt + summary, real tokens"}
+
+
 @dataclass
 class TrainMeasurement:
-    """Collects one :class:`StepRow` per optimizer step. Feed micro-batches with :meth:`add_micro_batch`."""
+    """Collects one :class:`StepRow` per optimizer step. The Trainer brackets each micro-batch with
+    :meth:`micro_begin` / :meth:`micro_end`; the callback calls the step hooks."""
 
     clock: Clock = field(default_factory=Clock)
     memory: MemoryProbe = field(default_factory=MemoryProbe)
+    micro: MicroTimer = field(default_factory=MicroTimer)
     rows: list[StepRow] = field(default_factory=list)
     micro_step_times: list[float] = field(default_factory=list)
 
@@ -220,41 +230,53 @@ class TrainMeasurement:
         self._last_end = 0.0
         self._step_begin = 0.0
         self._excluded = 0.0
-        self._pending = (0, TokenCount(), TokenCount())
+        self._pending = StepRow(0, 0.0, 0.0, 0, 0, 0, 0, 0)
+        self._seq2seq = False
 
-    # -- hooks (called by the callback below, or directly in tests) --
+    # -- hooks (called by the Trainer and the callback below, or directly in tests) --
     def train_begin(self) -> None:
         self.memory.start()
         self._last_end = self.clock()
 
     def step_begin(self) -> None:
-        self._step_begin = self.clock()
+        self._step_begin = self.clock()  # a step boundary: the synchronization waits for nothing new
 
-    def add_micro_batch(self, batch: dict, seconds: float) -> None:
-        samples, src, tgt = self._pending
-        s, t = batch_tokens(batch)
-        src.real += s.real
-        src.padded += s.padded
-        tgt.real += t.real
-        tgt.padded += t.padded
-        self._pending = (samples + len(batch["input_ids"]), src, tgt)
-        self.micro_step_times.append(seconds)
+    def micro_begin(self) -> Any:
+        return self.micro.begin()
+
+    def micro_end(self, started: Any, batch: dict) -> None:
+        self.micro.end(started)
+        self.add_micro_batch(batch)
+
+    def add_micro_batch(self, batch: dict, seconds: float | None = None) -> None:
+        """Count a micro-batch's samples and tokens into the current step."""
+        if seconds is not None:  # TODO(lead): drop once trainer.py brackets micro-batches with micro_begin/end
+            self.micro._open.append(seconds)
+        t, row = batch_tokens(batch), self._pending
+        self._seq2seq = self._seq2seq or "decoder_input_ids" in batch
+        row.samples += len(batch["input_ids"])
+        row.tokens += t.source.real + t.target.real
+        row.padded_tokens += t.source.padded + t.target.padded
+        row.target_tokens += t.target.real
+        row.target_padded_tokens += t.target.padded
+        row.loss_tokens += t.loss
 
     def exclude(self, seconds: float) -> None:
         """Leave ``seconds`` (in-training evaluation, checkpointing) out of the next step's time."""
         self._excluded += seconds
 
     def step_end(self, step: int) -> None:
-        now = self.clock()
-        samples, src, tgt = self._pending
-        step_time, self._excluded = now - self._last_end - self._excluded, 0.0
-        self.rows.append(StepRow(step=step, step_time_s=step_time, compute_time_s=now - self._step_begin,
-                                 samples=samples, tokens=src.real + tgt.real, padded_tokens=src.padded + tgt.padded,
-                                 target_tokens=tgt.real, target_padded_tokens=tgt.padded))
-        self._pending = (0, TokenCount(), TokenCount())
-        self._last_end = now
+        now = self.clock()  # the step's one synchronization
+        self.micro_step_times += self.micro.resolve()
+        row, self._pending = self._pending, StepRow(0, 0.0, 0.0, 0, 0, 0, 0, 0)
+        row.step, row.step_time_s = step, now - self._last_end - self._excluded
+        row.compute_time_s = now - self._step_begin
+        self._excluded, self._last_end = 0.0, now
+        self.rows.append(row)
 
     def log(self, step: int, logs: dict) -> None:
+        if self.rows and self.rows[-1].step == step and "eval_loss" in logs:
+            self.rows[-1].eval_loss = float(logs["eval_loss"])
         if self.rows and self.rows[-1].step == step and "loss" in logs:
             row = self.rows[-1]
             row.loss = float(logs["loss"])
@@ -262,14 +284,17 @@ class TrainMeasurement:
             row.lr = float(logs["learning_rate"]) if "learning_rate" in logs else None
 
     # -- summary --
-    def summary(self, warmup_steps: int, effective_batch: int) -> StepSummary:
+    def summary(self, warmup_steps: int) -> StepSummary:
         timing = summarize_step_times([r.step_time_s for r in self.rows], warmup_steps)
         timed = self.rows[timing.warmup_steps:]
         norms = [r.grad_norm for r in self.rows if r.grad_norm is not None]
         grads = summarize_grad_norms(norms) if norms else None
-        real = sum(r.tokens for r in timed)
-        padded = sum(r.padded_tokens for r in timed)
         seconds = sum(r.step_time_s for r in timed)
+        ranks = world_size()
+
+        def rate(values) -> float | None:
+            return ranks * sum(values) / seconds if seconds > 0 else None
+
         tgt_real = sum(r.target_tokens for r in self.rows)
         tgt_padded = sum(r.target_padded_tokens for r in self.rows)
         src_real = sum(r.tokens - r.target_tokens for r in self.rows)
@@ -281,9 +306,14 @@ class TrainMeasurement:
             s_per_step_p10=timing.s_per_step_p10,
             s_per_step_p90=timing.s_per_step_p90,
             micro_step_s_median=statistics.median(self.micro_step_times) if self.micro_step_times else None,
-            samples_per_s=effective_batch / timing.s_per_step_median,
-            tokens_per_s=real / seconds if seconds else None,
-            padded_tokens_per_s=padded / seconds if seconds else None,
+            samples_per_s=rate(r.samples for r in timed),
+            tokens_per_s=rate(r.tokens for r in timed),
+            tokens_counted=TOKENS_COUNTED["seq2seq" if self._seq2seq else "causal"],
+            source_tokens_per_s=rate(r.tokens - r.target_tokens for r in timed),
+            target_tokens_per_s=rate(r.target_tokens for r in timed),
+            loss_tokens_per_s=rate(r.loss_tokens for r in timed),
+            padded_tokens_per_s=rate(r.padded_tokens for r in timed),
+            world_size=ranks,
             padding_efficiency=(src_real + tgt_real) / (src_padded + tgt_padded) if src_padded + tgt_padded else None,
             source_padding_efficiency=src_real / src_padded if src_padded else None,
             target_padding_efficiency=tgt_real / tgt_padded if tgt_padded else None,
@@ -295,36 +325,6 @@ class TrainMeasurement:
             train_loss_last=self.rows[-1].loss if self.rows else None,
             memory=self.memory.read(),
         )
-
-
-# Dense bf16/fp16 tensor-core peak FLOP/s by device-name substring (vendor datasheets, no sparsity).
-PEAK_FLOPS = {
-    "H100": 989e12, "A100": 312e12, "L40S": 362e12, "L4": 121e12, "A10G": 125e12, "A10": 125e12,
-    "RTX 4090": 165e12, "RTX 3090": 71e12, "V100": 125e12, "T4": 65e12,
-}
-FLOPS_FORMULA = {
-    "full": "6 * total_params * real_tokens (forward 2N, backward 4N per token; attention FLOPs ignored)",
-    "lora": "4 * total_params * real_tokens (frozen base: forward 2N + input-gradients 2N; adapters negligible)",
-}
-
-
-def device_peak_flops(device_name: str | None) -> float | None:
-    """Peak dense bf16 FLOP/s of a known GPU, else None (MFU is then not reported)."""
-    if not device_name:
-        return None
-    for key in sorted(PEAK_FLOPS, key=len, reverse=True):  # "A100" before "A10"
-        if key in device_name:
-            return PEAK_FLOPS[key]
-    return None
-
-
-def model_flops_utilization(tokens_per_s: float | None, total_params: int, finetune: str,
-                            peak_flops: float | None) -> float | None:
-    """Achieved model FLOP/s over the device peak, by the formula in FLOPS_FORMULA[finetune]."""
-    if not tokens_per_s or not peak_flops:
-        return None
-    per_token = (6 if finetune == "full" else 4) * total_params
-    return tokens_per_s * per_token / peak_flops
 
 
 def coefficient_of_variation(values: Sequence[float]) -> float | None:
@@ -352,3 +352,15 @@ def make_callback(measurement: TrainMeasurement):
             measurement.log(state.global_step, logs or {})
 
     return _MeasureCallback()
+
+
+def process_age_s() -> float | None:
+    """Seconds since this process started (Linux /proc), e.g. how long imports took; None where unreadable."""
+    try:
+        with open("/proc/self/stat") as fh:
+            start_ticks = int(fh.read().rsplit(")", 1)[1].split()[19])  # field 22, counted after the command name
+        with open("/proc/uptime") as fh:
+            uptime = float(fh.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return max(0.0, uptime - start_ticks / os.sysconf("SC_CLK_TCK"))
