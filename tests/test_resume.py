@@ -1,8 +1,9 @@
-"""A grid that survives kills: `kill -9` of a running train job (or of the whole workflow), then `snakemake` again,
-completes and reports the same ROUGE as an uninterrupted run; two runs on CPU with a fixed seed are identical.
+"""A grid that survives kills: `kill -9` of a running job (or of the whole workflow) during the profile phase or
+during the quality phase, then `snakemake` again (after `--unlock` where Snakemake itself was killed), completes and
+reports the same ROUGE as an uninterrupted run; two runs on CPU with a fixed seed are identical.
 
 Each run is a scratch copy of the repo with a small quick_test-like grid (`resume`: tiny-bart with a 30-step warm
-start, no augmentation and speaker_swap, 2 folds = 4 cells), about a minute per run on two cores. Marked slow.
+start, no augmentation and speaker_swap, 2 folds = 4 quality cells), about a minute per run on two cores. Slow.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ GRID = {"grids": {"resume": {
     "models": ["tiny-bart"], "batch_sizes": [4], "grad_accum": [1], "k_folds": 2,
     "augmentation": ["none", "speaker_swap"], "max_train_samples": [None], "max_steps": 40, "max_eval_samples": 8,
     "timing_warmup_steps": 1, "seed": 42, "augment": {"ratio": 0.5}, "data": {"synth": {"n": 60, "dev_n": 12, "seed": 0}},
+    "profile": {"warmup_steps": 1, "timed_steps": 20},
 }}}
 RESULT_COLUMNS = ("model", "augmentation", "fold", "status", "steps", "rouge1", "rouge2", "rougeL", "rouge_sum",
                   "heldout_rouge_sum", "eval_loss", "train_loss_first")
@@ -82,7 +84,7 @@ def test_two_runs_with_a_fixed_seed_give_identical_results(reference, tmp_path):
     assert results(repo) == reference
 
 
-def _train_jobs(root_pid: int) -> list[psutil.Process]:
+def _jobs(root_pid: int, subcommand: str) -> list[psutil.Process]:
     try:
         children = psutil.Process(root_pid).children(recursive=True)
     except psutil.NoSuchProcess:
@@ -93,40 +95,40 @@ def _train_jobs(root_pid: int) -> list[psutil.Process]:
             cmd = p.cmdline()
         except psutil.Error:
             continue
-        if any(part.endswith("sumbench") for part in cmd[:2]) and "train" in cmd:
+        if any(part.endswith("sumbench") for part in cmd[:2]) and subcommand in cmd:
             jobs.append(p)
     return jobs
 
 
-def _wait_for_running_train_job(proc: subprocess.Popen, min_age: float = 6.0, timeout: float = 600) -> psutil.Process:
-    """A train job that has been running for `min_age` seconds (past its imports, into training)."""
+def _wait_for(proc: subprocess.Popen, subcommand: str, ready, timeout: float = 600) -> psutil.Process:
+    """A running `sumbench <subcommand>` job for which ``ready(job)`` holds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        assert proc.poll() is None, "the workflow ended before a train job could be killed"
-        for job in _train_jobs(proc.pid):
+        assert proc.poll() is None, f"the workflow ended before a {subcommand} job could be killed"
+        for job in _jobs(proc.pid, subcommand):
             try:
-                if time.time() - job.create_time() >= min_age and job.is_running():
+                if job.is_running() and ready(job):
                     return job
             except psutil.NoSuchProcess:
                 continue
         time.sleep(0.2)
-    raise AssertionError("no train job to kill")
+    raise AssertionError(f"no {subcommand} job to kill")
 
 
-def _cell_of(job: psutil.Process) -> Path:
-    cmd = job.cmdline()
-    return Path(cmd[cmd.index("--out") + 1])
-
-
-@pytest.mark.parametrize("victim", ["train-job", "whole-workflow"])
-def test_kill_9_then_snakemake_again_completes_with_the_same_rouge(reference, tmp_path, victim):
+@pytest.mark.parametrize("phase", ["profile", "quality"])
+@pytest.mark.parametrize("victim", ["job", "whole-workflow"])
+def test_kill_9_then_snakemake_again_completes_with_the_same_rouge(reference, tmp_path, phase, victim):
     repo, env = make_copy(tmp_path)
     proc = subprocess.Popen(command(), cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, start_new_session=True)
+    runs = repo / "results" / "resume" / "runs"
+    if phase == "profile":  # past its imports, into the timed splits
+        ready = lambda job: time.time() - job.create_time() >= 8.0  # noqa: E731
+    else:  # a quality job with at least one cell finished: the rerun must keep it and redo the rest
+        ready = lambda job: any(runs.rglob("metrics.json"))  # noqa: E731
     try:
-        job = _wait_for_running_train_job(proc)
-        cell = repo / _cell_of(job)
-        if victim == "train-job":
+        job = _wait_for(proc, phase, ready)
+        if victim == "job":
             job.send_signal(signal.SIGKILL)  # Snakemake sees the job fail, finishes the others (keep-going) and stops
             out, _ = proc.communicate(timeout=900)
             assert proc.returncode != 0, out[-3000:]
@@ -138,8 +140,8 @@ def test_kill_9_then_snakemake_again_completes_with_the_same_rouge(reference, tm
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
 
-    # Nothing a later step would accept: no record for the killed cell, no report.
-    assert not (cell / "metrics.json").exists()
+    # Nothing a later step would accept: no record of the killed job, no report.
+    assert not (repo / "results" / "resume" / phase / "tiny-bart.json").exists()
     assert not (repo / TARGET).exists()
 
     again = run(repo, env)

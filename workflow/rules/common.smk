@@ -9,6 +9,7 @@ from sumbench.config.model import load_model, model_files
 from sumbench.containers.jobs import check_runtime, job_launcher
 from sumbench.errors import SumbenchError
 from sumbench.config.grid import check_models, load_grids
+from sumbench.records import cap_label, read_plan
 
 MODELS_DIR = config.get("models_dir", "configs/models")
 
@@ -64,33 +65,85 @@ def base_model(w):
     return [f"results/{w.grid}/base/{w.model}"] if SPECS[w.model].is_tiny else []
 
 
-def train_set_of(w):
-    """A cell's capped and/or augmented training set (rule augment); none = the fold's own train.csv."""
-    path = GRIDS[w.grid].train_set(w.aug, w.cap, w.fold)
-    return [path] if path else []
+def grid_json(w):
+    """The grid, validated and with every --config override applied, as one JSON argument for a job."""
+    return GRIDS[w.grid].to_json()
 
 
-def train_options(w, input):
+def plan_of(grid):
+    """The plan (checkpoint `plan`): after it runs, Snakemake re-evaluates what the quality phase needs."""
+    return read_plan(checkpoints.plan.get(grid=grid).output.json)
+
+
+def quality_train_sets(w):
+    """The capped and/or augmented training sets (rule augment) the model's planned cells train on."""
     grid = GRIDS[w.grid]
-    opts = [
-        f"--warmup-steps {grid.timing_warmup_steps}",
-        f"--repeats {grid.repeats}",
-        f"--models-dir {MODELS_DIR}",
-        f"--seed {grid.seed}",  # recorded in settings.cell, so a cell run by hand with the same seed agrees
-    ]
-    if input.base:
-        opts.append(f"--base {input.base}")
-    if grid.max_steps:
-        opts.append(f"--max-steps {grid.max_steps}")
-    if grid.max_eval_samples:
-        opts.append(f"--max-eval-samples {grid.max_eval_samples}")
-    if w.cap != "all":
-        opts.append(f"--max-train-samples {w.cap}")
-    if input.train_set:
-        opts.append(f"--train-csv {input.train_set}")
-    return " ".join(opts)
+    paths = {grid.train_set(c.augmentation, cap_label(c.max_train_samples), c.fold)
+             for c in plan_of(w.grid).cells if c.model == w.model}
+    return sorted(p for p in paths if p)
+
+
+def quality_runtime(w):
+    """Minutes for a model's quality job: the YAML's runtime per cell, times its planned cells."""
+    plan = read_plan(f"results/{w.grid}/plan.json")
+    return SPECS[w.model].resources.runtime * max(1, sum(c.model == w.model for c in plan.cells))
+
+
+def profile_records(grid):
+    return [f"results/{grid}/profile/{m}.json" for m in GRIDS[grid].models]
+
+
+def quality_records(grid):
+    """The job record of every model the plan gives quality cells (a model whose every effective batch ran out
+    of memory has none)."""
+    return [f"results/{grid}/quality/{m}.json" for m in sorted({c.model for c in plan_of(grid).cells})]
 
 
 def launcher(w):
     """The program a train job starts: `sumbench`, `accelerate launch` for >1 GPU, inside the image when runtime: docker."""
     return job_launcher(SPECS[w.model], RUNTIME, models_dir=config.get("models_dir"))
+
+
+# ---- Where practitioners look: Snakemake's HTML report (report.smk, track.smk) and MLflow runs (track.smk).
+from sumbench.tracking import TrackingSettings
+from sumbench.tracking.mlflow_runs import log_grid
+
+try:
+    TRACKING = TrackingSettings.from_config(config)
+    TRACKING.check()  # MLflow importable when tracking.mlflow is on: one line now, not a failed job at the end
+except SumbenchError as exc:
+    raise WorkflowError(str(exc))
+
+# Category and title of each plot in the HTML report; a plot not listed here shows under "plots".
+PLOTS = {
+    "throughput_vs_effective_batch": ("speed", "Throughput vs effective batch"),
+    "memory_vs_batch": ("memory", "Peak memory vs batch size"),
+    "rouge_vs_throughput": ("quality", "Quality vs speed"),
+    "learning_curve": ("quality", "Learning curve"),
+    "grad_norm_traces": ("diagnostics", "Gradient norm traces"),
+}
+
+
+def grid_outputs(grid):
+    """What a named target builds: the grid's report, its HTML tables, and its MLflow runs when tracking.mlflow is on."""
+    return [report_of(grid), f"results/{grid}/pages/cells.html"] + (
+        [f"results/{grid}/mlflow.json"] if TRACKING.mlflow else []
+    )
+
+
+def report_file(grid, name):
+    """A file beside the grid's summary.md (the full grid's report sits at results/, any other at results/<grid>/)."""
+    return str(Path(report_of(grid)).with_name(name))
+
+
+def report_item(path, caption, category, result, grid=None):
+    """An output shown in the HTML report: its caption (workflow/report/), category, and labels (what, which grid)."""
+    return report(path, caption=f"../report/{caption}", category=category,
+                  labels=lambda w: {"result": result, "grid": grid or w.grid})
+
+
+def report_plots(path, grid=None):
+    """A plots/ folder in the HTML report: each PNG with its caption (plot.rst picks it by name), in its category."""
+    return report(directory(path), patterns=["{plot}.png"], caption="../report/plot.rst",
+                  category=lambda w: PLOTS.get(w.plot, ("plots",))[0],
+                  labels=lambda w: {"result": PLOTS.get(w.plot, (None, w.plot))[1], "grid": grid or w.grid})

@@ -1,4 +1,9 @@
-# Training: a warm start per tiny twin, then one job per grid cell.
+# Training in two phases. Speed and memory settle in a few dozen optimizer steps, quality does not; and quality
+# depends on the effective batch, not on its bs x ga split (gradient accumulation is loss-equivalent, and each
+# model's profile proves it). So: profile every split briefly, then train each effective batch once per fold.
+#   warmstart (tiny twins only) -> profile (per model) -> plan (checkpoint, per grid) -> quality (per model)
+# Profile and quality jobs run in the model's image under --use-singularity (container:) or runtime: docker.
+# Their timed windows never share a device, whatever --cores says (sumbench.training.lease).
 
 
 # A tiny twin pre-trained once on a synthetic corpus (save_pretrained dir); the grid fine-tunes it like a hub model.
@@ -17,23 +22,21 @@ rule warmstart:
         " --threads {threads} > {log} 2>&1"
 
 
-# One grid cell: metrics.json (typed record), train_log.jsonl (per optimizer step), predictions.jsonl.
-# It runs in the model's image under --use-singularity (container:) or runtime: docker (params.launch).
-rule train:
+# Profile phase, one job per model (loaded once): every bs x ga split briefly timed, OOM pruning, the
+# gradient-accumulation equivalence check, and the costs the plan predicts the quality phase from.
+rule profile:
     input:
         folds="results/{grid}/data/folds",
         base=base_model,
-        train_set=train_set_of,
     output:
-        metrics="results/{grid}/runs/{model}/aug-{aug}_cap-{cap}/bs{bs}_ga{ga}/fold{fold}/metrics.json",
-        train_log="results/{grid}/runs/{model}/aug-{aug}_cap-{cap}/bs{bs}_ga{ga}/fold{fold}/train_log.jsonl",
-        predictions="results/{grid}/runs/{model}/aug-{aug}_cap-{cap}/bs{bs}_ga{ga}/fold{fold}/predictions.jsonl",
+        "results/{grid}/profile/{model}.json",
     params:
-        out=lambda w, output: Path(output.metrics).parent,
-        options=train_options,
+        grid=grid_json,
+        base=lambda w, input: f"--base {input.base}" if input.base else "",
         launch=launcher,
+        models_dir=MODELS_DIR,
     log:
-        "results/{grid}/logs/train/{model}/aug-{aug}_cap-{cap}/bs{bs}_ga{ga}_fold{fold}.log",
+        "results/{grid}/logs/profile/{model}.log",
     threads: 1
     resources:
         gpu=lambda w: SPECS[w.model].resources.gpus,
@@ -42,6 +45,55 @@ rule train:
     container:
         lambda w: SPECS[w.model].container
     shell:
-        "{params.launch} train --model {wildcards.model} --batch-size {wildcards.bs} --grad-accum {wildcards.ga}"
-        " --fold {wildcards.fold} --augmentation {wildcards.aug} --data {input.folds} --out {params.out}"
-        " --threads {threads} {params.options} > {log} 2>&1"
+        "{params.launch} profile --grid-json {params.grid:q} --model {wildcards.model} --data {input.folds}"
+        " {params.base} --models-dir {params.models_dir} --threads {threads} --out {output} > {log} 2>&1"
+
+
+# The plan, from every profile record of the grid: which cells the quality phase trains (each effective batch
+# with its fastest split; every split if a model's GA check failed), the budget's trade-offs, predicted vs naive
+# GPU-hours. A checkpoint: the quality jobs' inputs follow from it. Printed to the terminal before they start.
+checkpoint plan:
+    input:
+        folds="results/{grid}/data/folds",
+        profiles=lambda w: profile_records(w.grid),
+    output:
+        json="results/{grid}/plan.json",
+        md="results/{grid}/plan.md",
+    params:
+        grid=grid_json,
+        models_dir=MODELS_DIR,
+    log:
+        "results/{grid}/logs/plan.log",
+    shell:
+        "sumbench plan --grid-json {params.grid:q} --profiles {input.profiles} --data {input.folds}"
+        " --models-dir {params.models_dir} --out {output.json} 2> {log} | tee -a {log}"
+
+
+# Quality phase, one job per model: each planned cell trained to the end, evaluated, scored; its records land
+# in runs/<model>/aug-<a>_cap-<c>/bs<B>_ga<G>/fold<K>/ as each cell finishes (a killed job resumes there).
+rule quality:
+    input:
+        plan="results/{grid}/plan.json",
+        folds="results/{grid}/data/folds",
+        base=base_model,
+        train_sets=quality_train_sets,
+    output:
+        "results/{grid}/quality/{model}.json",
+    params:
+        grid=grid_json,
+        base=lambda w, input: f"--base {input.base}" if input.base else "",
+        launch=launcher,
+        models_dir=MODELS_DIR,
+    log:
+        "results/{grid}/logs/quality/{model}.log",
+    threads: 1
+    resources:
+        gpu=lambda w: SPECS[w.model].resources.gpus,
+        mem_mb=lambda w: SPECS[w.model].resources.mem_mb,
+        runtime=quality_runtime,
+    container:
+        lambda w: SPECS[w.model].container
+    shell:
+        "{params.launch} quality --grid-json {params.grid:q} --model {wildcards.model} --plan {input.plan}"
+        " --data {input.folds} {params.base} --models-dir {params.models_dir} --threads {threads} --out {output}"
+        " > {log} 2>&1"

@@ -6,6 +6,7 @@ unit-testable without Snakemake.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
@@ -18,6 +19,22 @@ from sumbench.config.augment import AugmentSettings
 from sumbench.config.schema import CONFIG_SCHEMA, validate_with_schema
 from sumbench.errors import ConfigError
 from sumbench.records import cap_label
+
+@dataclass(frozen=True)
+class ProfileBudget:
+    """The profile phase's short timed run, the same for every split of a model: ``warmup_steps`` untimed optimizer
+    steps, then ``timed_steps`` steps, or as many steps as ``timed_samples`` samples take at that split."""
+
+    warmup_steps: int = 5
+    timed_steps: int | None = 20
+    timed_samples: int | None = None
+
+    def steps(self, effective_batch: int) -> int:
+        """Timed optimizer steps of a split."""
+        if self.timed_samples:
+            return max(1, math.ceil(self.timed_samples / effective_batch))
+        return self.timed_steps or 1
+
 
 FULL_GRID = "full"
 RESULTS = "results"  # relative to the workflow directory; the Snakemake rules spell it out the same way
@@ -40,11 +57,42 @@ class Grid:
     repeats: int = 1
     seed: int = DATA_SEED  # of the folds, the cap and the augmentation
     augment: dict[str, Any] = field(default_factory=dict)  # settings of the augmentation methods (AugmentSettings)
+    profile: dict[str, Any] = field(default_factory=dict)  # the profile phase's timed budget (ProfileBudget)
+    budget_hours: float | None = None  # fit the quality phase into this many GPU-hours (sumbench.planning.plan)
+    progress_every: int | None = None  # a progress line every N optimizer steps (None: every ~36 s of training)
+    eval_every_samples: int | None = None  # learning curve: held-out eval loss every N training samples (None: off)
+    rouge: dict[str, Any] = field(default_factory=dict)  # analyzers (the first is the primary) and aggregation
+
+    @property
+    def analyzers(self) -> tuple[str, ...]:
+        return tuple(self.rouge.get("analyzers", ("kiwi", "mecab", "whitespace")))
+
+    @property
+    def aggregation(self) -> str:
+        return self.rouge.get("aggregation", "mean")
 
     def __post_init__(self) -> None:
         has_csv, has_synth = "train" in self.data or "dev" in self.data, "synth" in self.data
         if has_csv == has_synth or (has_csv and not {"train", "dev"} <= set(self.data)):
             raise ConfigError(f"grids.{self.name}.data: give either both `train` and `dev` CSVs or `synth`")
+
+    def to_json(self) -> str:
+        """The grid as one JSON argument: how the workflow hands it to a job (never as flattened options)."""
+        return json.dumps(dataclasses.asdict(self), ensure_ascii=False, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Grid:
+        """A grid from :meth:`to_json` (already validated by the workflow)."""
+        body = json.loads(text)
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in body.items()})
+
+    def splits(self) -> list[tuple[int, int]]:
+        """Every (batch size, grad accumulation) of the grid, micro-batch first: the profile's order."""
+        return [(b, g) for b in sorted(self.batch_sizes) for g in sorted(self.grad_accum)]
+
+    @property
+    def budget(self) -> ProfileBudget:
+        return ProfileBudget(**self.profile)
 
     @property
     def root(self) -> str:

@@ -30,9 +30,11 @@ from sumbench.data.corpus import Example
 from sumbench.errors import ConfigError, SumbenchError
 from sumbench.io import atomic_write_jsonl
 from sumbench.records import CellRecord
-from sumbench.training.measure import StepRow, StepSummary
+from sumbench.training.lease import DeviceLease
+from sumbench.training.timed import TimedRun
 
 TIMING_WARMUP_STEPS = 2
+ROUGE_KEYS = ("rouge1", "rouge2", "rougeL", "rouge_sum")
 RECORD_FILES = ("metrics.json", "train_log.jsonl", "predictions.jsonl")
 
 
@@ -58,6 +60,11 @@ class Cell:
     train_csv: Path | None = None  # a training set from `sumbench data augment` (capped + augmented) instead of the fold's
     seed: int = DATA_SEED  # of the cap and the augmentation; the model's training.seed drives init and data order
     augment_settings: AugmentSettings | None = None  # None: the defaults (ratio 0.5, ...)
+    split_reason: str | None = None  # why this bs x ga split trains its effective batch (from the plan)
+    progress_every: int | None = None  # a progress line every N optimizer steps (None: every ~36 s)
+    eval_every_samples: int | None = None  # eval loss on the held-out part every N training samples (learning curve)
+    analyzers: tuple[str, ...] = ("kiwi", "mecab", "whitespace")  # ROUGE tokenizations; the first is the primary
+    aggregation: str = "mean"  # over several reference summaries: mean (the competition's rule) or max
 
     def __post_init__(self) -> None:
         for key in ("batch_size", "grad_accum"):
@@ -101,6 +108,7 @@ class Loaded:
     (:meth:`take_model`), so that a timing repeat can free it before loading the next copy."""
 
     tokenizer: Any
+    load_s: float  # from disk to the device
     trainable_params: int
     total_params: int  # a packed 4-bit weight counts its unpacked elements
     model: Any
@@ -126,31 +134,27 @@ class Features:
 class TrainResult:
     model: Any  # the trained model (of the last repeat)
     trainer: Any
-    rows: list[StepRow]  # one per optimizer step: train_log.jsonl
-    summary: StepSummary  # of the last repeat
-    train_s: float  # wall time of trainer.train(), of the last repeat
+    run: TimedRun  # of the last repeat: its steps are train_log.jsonl
     repeats: int
     s_per_step_repeats: tuple[float, ...]  # median s/step of each repeat
     s_per_step_cv: float | None
-    device_peak_flops: float | None  # None on a CPU or an unknown GPU
-    flops_formula: str
-    mfu: float | None
 
 
 @dataclass(frozen=True)
 class SplitScore:
-    """ROUGE of one evaluation split; None throughout when the split is empty."""
+    """ROUGE of one evaluation split under the primary analyzer (and every analyzer asked for); None throughout
+    when the split is empty."""
 
     examples: int | None = None
     rouge1: float | None = None
     rouge2: float | None = None
     rougeL: float | None = None
     rouge_sum: float | None = None
+    by_analyzer: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)  # + each metric_version
 
 
 @dataclass(frozen=True)
 class EvalResult:
-    eval_loss: float
     dev: SplitScore
     heldout: SplitScore
     generation_s: float
@@ -159,50 +163,71 @@ class EvalResult:
     predictions: list[dict]  # predictions.jsonl
 
 
+# cuBLAS and bitsandbytes report a failed CUDA allocation as a plain RuntimeError
+OOM_MESSAGES = ("out of memory", "CUBLAS_STATUS_ALLOC_FAILED", "cudaErrorMemoryAllocation", "CUDA_ERROR_OUT_OF_MEMORY")
+
+
+def is_oom(exc: BaseException) -> bool:
+    import torch
+
+    return isinstance(exc, torch.OutOfMemoryError) or (isinstance(exc, RuntimeError)
+                                                       and any(m in str(exc) for m in OOM_MESSAGES))
+
+
 @dataclass(frozen=True)
 class Failure:
     """A crash after the inputs were checked: a result (``status: oom|error``), not an exit code."""
 
     status: str
     message: str
+    phase: str  # load | train | eval | generation
 
     @classmethod
-    def of(cls, exc: BaseException) -> Failure:
-        import torch
-
-        return cls("oom" if isinstance(exc, torch.OutOfMemoryError) else "error",
-                   f"{type(exc).__name__}: {exc}".splitlines()[0][:500])
+    def of(cls, exc: BaseException, phase: str) -> Failure:
+        return cls("oom" if is_oom(exc) else "error", f"{type(exc).__name__}: {exc}".splitlines()[0][:500], phase)
 
 
 # ------------------------------------------------------------------------------------------- the cell
-def run_cell(cell: Cell) -> CellRecord:
+def run_cell(cell: Cell, lease: DeviceLease | None = None, progress_file: Path | None = None) -> CellRecord:
     """Train and evaluate one cell and write its records atomically.
 
     Bad input (config, data, missing weights) raises SumbenchError before anything is written. A crash or
-    an out-of-memory error after that is a result: ``metrics.json`` with ``status: error|oom``.
+    an out-of-memory error after that is a result: ``metrics.json`` with ``status: error|oom`` and the phase it
+    failed in; what was measured before the failure is kept. ``lease``: the job's device (the quality job
+    passes its own); None leases one here.
     """
     from sumbench.environment import capture
     from sumbench.training.trainer import set_threads
 
+    started = time.perf_counter()
     spec = load_model(cell.model, overrides=list(cell.overrides),
                       **({"models_dir": cell.models_dir} if cell.models_dir else {}))
     data = load_data(cell)
+    lease = lease or DeviceLease.acquire(spec.resources.gpus)
     set_threads(cell.threads)
-    loaded = features = trained = evaluated = failure = None
+    loaded = features = trained = eval_loss = evaluated = failure = None
+    phase = "load"
     try:
         loaded = load(spec)
         clear_records(cell.out)
         features = featurize(spec, loaded.tokenizer, data)
-        trained = train(cell, spec, loaded, features)
-        evaluated = evaluate(spec, trained, loaded.tokenizer, features.featurizer, data)
+        phase = "train"
+        trained = train(cell, spec, loaded, features, lease, progress_file)
+        phase = "eval"
+        eval_loss = float(trained.trainer.evaluate()["eval_loss"])
+        phase = "generation"
+        evaluated = evaluate(spec, trained, loaded.tokenizer, features.featurizer, data, cell.analyzers,
+                             cell.aggregation)
     except SumbenchError:
         raise
     except Exception as exc:  # noqa: BLE001 - a failed cell is a result; the grid goes on
-        failure = Failure.of(exc)
+        failure = Failure.of(exc, phase)
         traceback.print_exc()
     settings = {"model": spec_to_dict(spec), "cell": cell.to_dict()}
-    record = build_record(cell, spec, data, loaded=loaded, features=features, trained=trained, evaluated=evaluated,
-                          failure=failure, settings=settings, environment=capture(settings, spec.training.seed))
+    record = build_record(cell, spec, data, loaded=loaded, features=features, trained=trained, eval_loss=eval_loss,
+                          evaluated=evaluated, failure=failure, settings=settings,
+                          environment=capture(settings, spec.training.seed),
+                          time_to_quality_s=time.perf_counter() - started if evaluated else None)
     write_records(cell.out, record, trained, evaluated)
     shutil.rmtree(cell.out / ".trainer", ignore_errors=True)
     return record
@@ -228,9 +253,11 @@ def load_data(cell: Cell) -> CellData:
 def load(spec: ModelSpec) -> Loaded:
     from sumbench.training.models import count_parameters, load_for_training
 
+    started = time.perf_counter()
     model, tokenizer = load_for_training(spec)
     trainable, total = count_parameters(model)
-    return Loaded(model=model, tokenizer=tokenizer, trainable_params=trainable, total_params=total)
+    return Loaded(model=model, tokenizer=tokenizer, load_s=time.perf_counter() - started, trainable_params=trainable,
+                  total_params=total)
 
 
 def featurize(spec: ModelSpec, tokenizer, data: CellData) -> Features:
@@ -249,66 +276,73 @@ def featurize(spec: ModelSpec, tokenizer, data: CellData) -> Features:
                     target_truncation_rate=feat.truncation.target_rate)
 
 
-def train(cell: Cell, spec: ModelSpec, loaded: Loaded, features: Features) -> TrainResult:
-    """The timed phase, ``cell.repeats`` times from the same start (a fresh model each time)."""
+def train(cell: Cell, spec: ModelSpec, loaded: Loaded, features: Features, lease: DeviceLease,
+          progress_file: Path | None = None) -> TrainResult:
+    """The timed phase, ``cell.repeats`` times from the same start (a fresh model each time), each repeat in
+    one exclusive window on the job's device."""
     import torch
 
+    from sumbench.training.curves import make_curve_callback
     from sumbench.training.faults import injected_fault
-    from sumbench.training.measure import (FLOPS_FORMULA, Clock, MemoryProbe, TrainMeasurement, coefficient_of_variation,
-                                           device_peak_flops, model_flops_utilization)
+    from sumbench.training.measure import coefficient_of_variation
     from sumbench.training.models import load_for_training
+    from sumbench.training.progress import Progress, make_progress_callback
+    from sumbench.training.timed import hardware_of, new_measurement, timed_training
     from sumbench.training.trainer import make_trainer
 
-    cuda = torch.cuda if torch.cuda.is_available() else None
-    model, trainer, medians = loaded.take_model(), None, []
+    model, trainer, medians, run = loaded.take_model(), None, [], None
     for repeat in range(cell.repeats):
         if repeat:
             del trainer, model  # free the previous repeat before loading a fresh copy
             gc.collect()
-            if cuda:
-                cuda.empty_cache()
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
             model, _ = load_for_training(spec)
-        measurement = TrainMeasurement(clock=Clock(cuda), memory=MemoryProbe(cuda))
+        measurement = new_measurement()
         trainer = make_trainer(model, loaded.tokenizer, spec, features.train, batch_size=cell.batch_size,
                                grad_accum=cell.grad_accum, max_steps=cell.max_steps, out=cell.out,
                                measurement=measurement, eval_features=features.eval)
+        label = f"{cell.model} bs{cell.batch_size}/ga{cell.grad_accum} fold {cell.fold}"
+        trainer.add_callback(make_progress_callback(Progress(measurement, label=label, every_steps=cell.progress_every,
+                                                             progress_file=progress_file)))
+        if cell.eval_every_samples and features.eval:
+            trainer.add_callback(make_curve_callback(cell.eval_every_samples, cell.batch_size * cell.grad_accum))
         fault = injected_fault(cell.model, cell.batch_size, cell.grad_accum)
         if fault is not None:
             trainer.add_callback(fault)
-        started = time.perf_counter()
-        trainer.train()
-        train_s = time.perf_counter() - started
-        summary = measurement.summary(cell.warmup_steps, cell.batch_size * cell.grad_accum)
-        medians.append(summary.s_per_step_median)
-    peak = device_peak_flops(torch.cuda.get_device_name(0)) if cuda else None
-    return TrainResult(model=model, trainer=trainer, rows=measurement.rows, summary=summary, train_s=train_s,
-                       repeats=cell.repeats, s_per_step_repeats=tuple(medians),
-                       s_per_step_cv=coefficient_of_variation(medians), device_peak_flops=peak,
-                       flops_formula=FLOPS_FORMULA[spec.finetune],
-                       mfu=model_flops_utilization(summary.tokens_per_s, loaded.total_params, spec.finetune, peak))
+        run = timed_training(trainer, measurement, lease, cell.warmup_steps, hardware_of(model, spec))
+        medians.append(run.summary.s_per_step_median)
+    return TrainResult(model=model, trainer=trainer, run=run, repeats=cell.repeats,
+                       s_per_step_repeats=tuple(medians), s_per_step_cv=coefficient_of_variation(medians))
 
 
-def evaluate(spec: ModelSpec, trained: TrainResult, tokenizer, featurizer, data: CellData) -> EvalResult:
-    """eval_loss on the evaluation features, then generated summaries and ROUGE on dev and on the held-out part."""
+def evaluate(spec: ModelSpec, trained: TrainResult, tokenizer, featurizer, data: CellData,
+             analyzers: tuple[str, ...], aggregation: str) -> EvalResult:
+    """Generated summaries and ROUGE (every analyzer asked for; per example too, for intervals) on dev and on the
+    held-out part. Under multi-GPU data parallelism only rank 0 generates (every rank holds the same trained
+    model; the others would repeat its work)."""
     from sumbench.evaluation.generate import generate
     from sumbench.evaluation.rouge import score
 
-    eval_loss = float(trained.trainer.evaluate()["eval_loss"])
     scores = {"dev": SplitScore(), "heldout": SplitScore()}
     predictions: list[dict] = []
     seconds, tokens, version = 0.0, 0, None
     for split, examples in (("dev", data.dev), ("heldout", data.heldout)):
-        if not examples:
+        if not examples or not is_main_process():
             continue
         out = generate(trained.model, tokenizer, spec, featurizer, [e.dialogue for e in examples])
         seconds, tokens = seconds + out.seconds, tokens + out.new_tokens
-        result = score(out.summaries, [e.summary for e in examples])
+        result = score(out.summaries, [e.references for e in examples], analyzers=analyzers, aggregation=aggregation)
         scores[split] = SplitScore(examples=len(examples), rouge1=result.rouge1, rouge2=result.rouge2,
-                                   rougeL=result.rougeL, rouge_sum=result.rouge_sum)
+                                   rougeL=result.rougeL, rouge_sum=result.rouge_sum,
+                                   by_analyzer={name: {**{k: getattr(r, k) for k in ROUGE_KEYS},
+                                                       "metric_version": r.metric_version}
+                                                for name, r in result.by_analyzer.items()})
         version = result.metric_version
-        predictions += [{"split": split, "fname": e.fname, "prediction": p, "reference": e.summary}
-                        for e, p in zip(examples, out.summaries)]
-    return EvalResult(eval_loss=eval_loss, dev=scores["dev"], heldout=scores["heldout"], generation_s=seconds,
+        predictions += [{"split": split, "fname": e.fname, "prediction": p, "references": list(e.references),
+                         "rouge_sum": {name: values[i] for name, values in result.per_example.items()}}
+                        for i, (e, p) in enumerate(zip(examples, out.summaries))]
+    return EvalResult(dev=scores["dev"], heldout=scores["heldout"], generation_s=seconds,
                       generated_tokens_per_s=tokens / seconds if seconds else None, metric_version=version,
                       predictions=predictions)
 
@@ -316,51 +350,40 @@ def evaluate(spec: ModelSpec, trained: TrainResult, tokenizer, featurizer, data:
 # ----------------------------------------------------------------------------------------- the record
 def build_record(cell: Cell, spec: ModelSpec, data: CellData, *, loaded: Loaded | None = None,
                  features: Features | None = None, trained: TrainResult | None = None,
-                 evaluated: EvalResult | None = None, failure: Failure | None = None,
-                 settings: dict[str, Any], environment: dict[str, Any]) -> CellRecord:
+                 eval_loss: float | None = None, evaluated: EvalResult | None = None, failure: Failure | None = None,
+                 settings: dict[str, Any], environment: dict[str, Any],
+                 time_to_quality_s: float | None = None) -> CellRecord:
     """The cell's record from the results of the steps that ran (a failed cell has only the first ones)."""
+    from sumbench.training.timed import measured_fields
+
     fields: dict[str, Any] = {}
     if loaded is not None:
-        fields.update(trainable_params=loaded.trainable_params, total_params=loaded.total_params)
+        fields.update(load_s=loaded.load_s, trainable_params=loaded.trainable_params, total_params=loaded.total_params)
     if features is not None:
         f = features
         fields.update(data_stats=f.data_stats, original_train_examples=f.original_train_examples,
                       augmented_examples=f.augmented_examples, source_truncation_rate=f.source_truncation_rate,
                       target_truncation_rate=f.target_truncation_rate)
     if trained is not None:
-        fields.update(_step_fields(trained.summary))
         t = trained
-        fields.update(train_s=t.train_s, repeats=t.repeats, s_per_step_repeats=list(t.s_per_step_repeats),
-                      s_per_step_cv=t.s_per_step_cv, device_peak_flops=t.device_peak_flops,
-                      flops_formula=t.flops_formula, mfu=t.mfu)
+        fields.update(measured_fields(t.run))
+        fields.update(time_to_train_s=t.run.wall_s, repeats=t.repeats, s_per_step_repeats=list(t.s_per_step_repeats),
+                      s_per_step_cv=t.s_per_step_cv)
     if evaluated is not None:
         e, dev, held = evaluated, evaluated.dev, evaluated.heldout
-        fields.update(eval_loss=e.eval_loss, generation_s=e.generation_s,
-                      generated_tokens_per_s=e.generated_tokens_per_s, metric_version=e.metric_version,
-                      eval_examples=dev.examples, rouge1=dev.rouge1, rouge2=dev.rouge2, rougeL=dev.rougeL,
-                      rouge_sum=dev.rouge_sum, heldout_examples=held.examples, heldout_rouge1=held.rouge1,
-                      heldout_rouge2=held.rouge2, heldout_rougeL=held.rougeL, heldout_rouge_sum=held.rouge_sum)
+        fields.update(generation_s=e.generation_s, generated_tokens_per_s=e.generated_tokens_per_s,
+                      metric_version=e.metric_version, eval_examples=dev.examples, rouge1=dev.rouge1,
+                      rouge2=dev.rouge2, rougeL=dev.rougeL, rouge_sum=dev.rouge_sum, rouge_by_analyzer=dev.by_analyzer,
+                      rouge_aggregation=cell.aggregation, heldout_examples=held.examples,
+                      heldout_rouge1=held.rouge1, heldout_rouge2=held.rouge2, heldout_rougeL=held.rougeL,
+                      heldout_rouge_sum=held.rouge_sum)
     if failure is not None:
-        fields.update(status=failure.status, message=failure.message)
+        fields.update(status=failure.status, message=failure.message, failed_phase=failure.phase)
     return CellRecord(model=cell.model, batch_size=cell.batch_size, grad_accum=cell.grad_accum, fold=cell.fold,
                       augmentation=cell.augmentation, max_train_samples=cell.max_train_samples,
                       max_steps=cell.max_steps, kind=spec.kind, finetune=spec.finetune, train_examples=len(data.train),
+                      split_reason=cell.split_reason, eval_loss=eval_loss, time_to_quality_s=time_to_quality_s,
                       settings=settings, environment=environment, **fields)
-
-
-def _step_fields(s: StepSummary) -> dict[str, Any]:
-    m = s.memory
-    return dict(
-        steps=s.steps, warmup_steps=s.warmup_steps, s_per_step_median=s.s_per_step_median,
-        s_per_step_p10=s.s_per_step_p10, s_per_step_p90=s.s_per_step_p90, micro_step_s_median=s.micro_step_s_median,
-        samples_per_s=s.samples_per_s, tokens_per_s=s.tokens_per_s, padded_tokens_per_s=s.padded_tokens_per_s,
-        padding_efficiency=s.padding_efficiency, source_padding_efficiency=s.source_padding_efficiency,
-        target_padding_efficiency=s.target_padding_efficiency, grad_norm_first=s.grad_norm_first,
-        grad_norm_median=s.grad_norm_median, grad_norm_max=s.grad_norm_max, grad_norm_spikes=list(s.grad_norm_spikes),
-        train_loss_first=s.train_loss_first, train_loss_last=s.train_loss_last,
-        memory_kind=m.memory_kind, peak_memory_bytes=m.peak_memory_bytes, cpu_peak_rss_bytes=m.cpu_peak_rss_bytes,
-        cpu_rss_rise_bytes=m.cpu_rss_rise_bytes, cuda_max_reserved_bytes=m.cuda_max_reserved_bytes,
-        cuda_device_total_bytes=m.cuda_device_total_bytes, cuda_alloc_retries=m.cuda_alloc_retries)
 
 
 # ----------------------------------------------------------------------------------- writing, rank 0 only
@@ -383,7 +406,7 @@ def clear_records(out: Path) -> None:
 
 def write_records(out: Path, record: CellRecord, trained: TrainResult | None, evaluated: EvalResult | None) -> None:
     """All three files, even of a failed cell (empty logs), the workflow expects them; metrics.json last."""
-    write_jsonl_on_main(out / "train_log.jsonl", [dataclasses.asdict(row) for row in trained.rows] if trained else [])
+    write_jsonl_on_main(out / "train_log.jsonl", [dataclasses.asdict(row) for row in trained.run.rows] if trained else [])
     write_jsonl_on_main(out / "predictions.jsonl", evaluated.predictions if evaluated else [])
     if is_main_process():
         record.write(out / "metrics.json")

@@ -1,0 +1,126 @@
+"""``sumbench profile | plan | quality | status``: the two phases of a grid, its plan, and where it stands.
+
+A job gets its grid as one JSON argument (``--grid-json``, what the workflow passes: the config after every
+``--config`` override), or by name from a config file (``--grid NAME [--config FILE]``, for a user at a shell).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from sumbench.errors import SumbenchError
+
+
+def grid_of(args: argparse.Namespace):
+    from sumbench.config.grid import Grid, load_grids
+
+    if getattr(args, "grid_json", None):
+        return Grid.from_json(args.grid_json)
+    import yaml
+
+    config_path = Path(args.config)
+    try:
+        config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SumbenchError(f"{config_path}: cannot read the workflow config ({exc.strerror})") from None
+    grids = load_grids(config, str(config_path))
+    if args.grid not in grids:
+        raise SumbenchError(f"{config_path}: no grid {args.grid!r} (grids: {', '.join(sorted(grids))})")
+    return grids[args.grid]
+
+
+def _profile(args: argparse.Namespace) -> int:
+    from sumbench.training.profile import ProfileJob, run_profile
+
+    job = ProfileJob(grid=grid_of(args), model=args.model, data=Path(args.data), out=Path(args.out),
+                     overrides=tuple(args.overrides) + ((f"pretrained={args.base}",) if args.base else ()),
+                     models_dir=Path(args.models_dir) if args.models_dir else None, threads=args.threads)
+    record = run_profile(job)
+    ok = sum(s.status == "ok" and not s.remeasured for s in record.splits)
+    print(f"{args.out}: {ok}/{len(job.grid.splits())} splits ok, GA check {record.ga_check.status}")
+    return 0
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from sumbench.planning.build import plan_grid
+    from sumbench.report.plan import render_plan
+
+    grid = grid_of(args)
+    plan = plan_grid(grid, profiles=[Path(p) for p in args.profiles], throughput=args.throughput,
+                     data=Path(args.data) if args.data else None, models_dir=args.models_dir)
+    text = "\n".join(render_plan(plan))
+    if args.out:
+        plan.write(args.out)
+        from sumbench.io import atomic_write_text
+
+        atomic_write_text(Path(args.out).with_suffix(".md"), text + "\n")
+    print(text)
+    return 0
+
+
+def _quality(args: argparse.Namespace) -> int:
+    from sumbench.records import read_plan
+    from sumbench.training.quality import QualityJob, run_quality
+
+    plan = read_plan(args.plan)
+    job = QualityJob(plan=plan, grid=grid_of(args), model=args.model, data=Path(args.data), out=Path(args.out),
+                     base=args.base, models_dir=Path(args.models_dir) if args.models_dir else None,
+                     threads=args.threads)
+    record = run_quality(job)
+    print(f"{args.out}: {len(record.cells)} cells ({record.resumed} kept from an earlier run)")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from sumbench.planning.status import grid_status, render_status
+
+    print(render_status(grid_status(grid_of(args), Path(args.results))))
+    return 0
+
+
+def _grid_arguments(p: argparse.ArgumentParser, *, required: bool = False) -> None:
+    p.add_argument("grid", nargs=None if required else "?", default="quick_test",
+                   help="grid name in --config (default: quick_test)")
+    p.add_argument("--config", default="configs/config.yaml", help="workflow config (default: configs/config.yaml)")
+    p.add_argument("--grid-json", default=None, help="the grid as one JSON object (what the workflow passes)")
+
+
+def add_phase_parsers(sub) -> None:
+    pr = sub.add_parser("profile", help="profile phase of one model: every bs x ga split briefly timed, in one process")
+    _grid_arguments(pr)
+    pr.add_argument("--model", required=True)
+    pr.add_argument("--data", required=True, help="folder written by `sumbench data split`")
+    pr.add_argument("--out", required=True, help="the profile record (profile/<model>.json)")
+    pr.add_argument("--base", default=None, help="pretrained directory or hub id (same as --set pretrained=...)")
+    pr.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    pr.add_argument("--models-dir", default=None)
+    pr.add_argument("--threads", type=int, default=None)
+    pr.set_defaults(func=_profile)
+
+    pl = sub.add_parser("plan", help="what the quality phase trains and costs: jobs, steps, samples, GPU-hours "
+                                     "(naive and planned), and the budget's trade-offs")
+    _grid_arguments(pl)
+    pl.add_argument("--throughput", default=None, metavar="FILE",
+                    help="samples/s per model and split from earlier runs (YAML: model: {bs8_ga2: 4.8})")
+    pl.add_argument("--profiles", nargs="*", default=[], help="profile records (after the profile phase)")
+    pl.add_argument("--data", default=None, help="folder written by `sumbench data split` (exact example counts)")
+    pl.add_argument("--models-dir", default=None)
+    pl.add_argument("--out", default=None, help="write plan.json (and plan.md beside it)")
+    pl.set_defaults(func=_plan)
+
+    q = sub.add_parser("quality", help="quality phase of one model: each planned cell trained, evaluated, recorded")
+    _grid_arguments(q)
+    q.add_argument("--model", required=True)
+    q.add_argument("--plan", required=True, help="plan.json (sumbench plan --out)")
+    q.add_argument("--data", required=True, help="folder written by `sumbench data split`")
+    q.add_argument("--out", required=True, help="the job's index (quality/<model>.json)")
+    q.add_argument("--base", default=None)
+    q.add_argument("--models-dir", default=None)
+    q.add_argument("--threads", type=int, default=None)
+    q.set_defaults(func=_quality)
+
+    st = sub.add_parser("status", help="done / running / pending jobs of both phases and the predicted time left")
+    _grid_arguments(st)
+    st.add_argument("--results", default=".", help="the workflow directory holding results/ (default: .)")
+    st.set_defaults(func=_status)

@@ -1,0 +1,229 @@
+"""The profile phase of one model: every bs x ga split of the grid runs a short timed phase, in one process.
+
+    sumbench profile --model tiny-llama --grid-json "$(...)" --data results/quick_test/data/folds \\
+        --base results/quick_test/base/tiny-llama --out results/quick_test/profile/tiny-llama.json
+
+Speed and memory settle within a few dozen optimizer steps, so each split trains ``warmup_steps`` untimed, then
+a fixed budget of timed steps (or samples), the same for every split, on fold 0's training part. The model is
+loaded once (a 12.8B model is not reloaded nine times); each split runs in isolation: the trainable weights are
+restored to their loaded values, the previous split's Trainer, optimizer and cached memory are freed, and the
+memory statistics are reset when its window starts. The first split is measured again at the end: the drift
+between its two measurements says whether the splits before it left anything behind.
+
+Splits run micro-batch first: when micro-batch B runs out of memory, every larger micro-batch, at every grad
+accumulation, is skipped (recorded with the reason) and never tried. Then the gradient-accumulation
+equivalence check (``sumbench doctor``'s) runs once, and the costs of loading, evaluating, generating and
+scoring are measured on a few examples: the planner predicts the quality phase from them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sumbench.config.grid import Grid
+from sumbench.config.model import ModelSpec, load_model, spec_to_dict
+from sumbench.records import Costs, ModelProfile, SplitProfile
+from sumbench.training.lease import DeviceLease
+
+COST_EXAMPLES = 8  # examples the evaluation, generation and scoring costs are measured on
+GA_CHECK_MAX_BATCH = 8  # the equivalence check's effective batch, at most (it must fit as one micro-batch)
+GA_CHECK_EXAMPLES = 64
+
+
+@dataclass(frozen=True)
+class ProfileJob:
+    grid: Grid
+    model: str
+    data: Path  # folder written by `sumbench data split`
+    out: Path  # profile/<model>.json
+    overrides: tuple[str, ...] = ()
+    models_dir: Path | None = None
+    threads: int | None = None
+
+
+def log(line: str) -> None:
+    print(f"sumbench profile: {line}", flush=True)
+
+
+def run_profile(job: ProfileJob) -> ModelProfile:
+    """Profile every split of ``job.grid`` for one model and write the record (atomically)."""
+    from sumbench.training.timed import AnalyserLoad
+
+    analyser = AnalyserLoad()  # overlaps the imports below
+    import torch
+
+    from sumbench.data.corpus import load_csv
+    from sumbench.environment import capture
+    from sumbench.training.measure import process_age_s
+    from sumbench.training.models import count_parameters, load_for_training
+    from sumbench.training.trainer import set_threads
+
+    spec = load_model(job.model, overrides=list(job.overrides),
+                      **({"models_dir": job.models_dir} if job.models_dir else {}))
+    train = load_csv(job.data / "fold0" / "train.csv")
+    dev = load_csv(job.data / "dev.csv")
+    lease = DeviceLease.acquire(spec.resources.gpus)
+    set_threads(job.threads)
+    import peft  # noqa: F401  imports are start-up cost, not loading: every quality job pays them once
+    import transformers.trainer  # noqa: F401
+
+    startup = process_age_s()
+    started = time.perf_counter()
+    model, tokenizer = load_for_training(spec)
+    load_s = time.perf_counter() - started
+    _, total_params = count_parameters(model)
+    features, featurize_s = _featurize(spec, tokenizer, train)
+    snapshot = {n: p.detach().to("cpu", copy=True) for n, p in model.named_parameters() if p.requires_grad}
+    budget = job.grid.budget
+    log(f"{job.model} on {lease.device}: {len(job.grid.splits())} splits, {budget.warmup_steps} warm-up steps, "
+        f"then {budget.timed_samples or budget.timed_steps} timed {'samples' if budget.timed_samples else 'steps'}")
+
+    splits: list[SplitProfile] = []
+    oom_at: int | None = None
+    burn_in = _profile_split(spec, model, tokenizer, features, snapshot, lease, budget, *job.grid.splits()[0],
+                             remeasured=True)
+    log(f"burn-in ({burn_in.label}, not recorded): {burn_in.status}")  # first-use costs stay out of the first split
+    for bs, ga in job.grid.splits():
+        if oom_at is not None and bs >= oom_at:
+            splits.append(SplitProfile(batch_size=bs, grad_accum=ga, status="skipped",
+                                       message=f"micro-batch {oom_at} ran out of memory, so {bs} would too"))
+            continue
+        split = _profile_split(spec, model, tokenizer, features, snapshot, lease, budget, bs, ga)
+        splits.append(split)
+        log(f"{split.label}: {split.status}" + (f" {split.samples_per_s:.3g} samples/s, {split.s_per_step_median:.3g}"
+                                                 f" s/step" if split.status == "ok" else f" ({split.message})"))
+        if split.status == "oom":
+            oom_at = bs if oom_at is None else min(oom_at, bs)
+    drift, drift_split = None, None
+    first = next((s for s in splits if s.status == "ok"), None)
+    if first is not None and len([s for s in splits if s.status == "ok"]) > 1:
+        again = _profile_split(spec, model, tokenizer, features, snapshot, lease, budget, first.batch_size,
+                               first.grad_accum, remeasured=True)
+        splits.append(again)
+        if again.status == "ok":
+            drift, drift_split = again.s_per_step_median / first.s_per_step_median - 1, first.label
+            log(f"isolation: {first.label} again: {again.s_per_step_median:.3g} s/step, drift {drift:+.1%}")
+    _restore(model, snapshot)
+    ga_check = _ga_check(spec, model, tokenizer, snapshot, train, splits)
+    costs = _costs(spec, model, tokenizer, features, dev, startup, load_s, featurize_s, analyser.wait())
+    del model
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    settings = {"model": spec_to_dict(spec), "profile": dataclasses.asdict(budget), "grid": job.grid.name}
+    record = ModelProfile(model=job.model, kind=spec.kind, finetune=spec.finetune, warmup_steps=budget.warmup_steps,
+                          timed_steps=None if budget.timed_samples else budget.timed_steps,
+                          timed_samples=budget.timed_samples, splits=splits, ga_check=ga_check, drift=drift,
+                          drift_split=drift_split, costs=costs, total_params=total_params, wall_s=process_age_s(),
+                          settings=settings, environment=capture(settings, spec.training.seed))
+    record.write(job.out)
+    return record
+
+
+def _featurize(spec: ModelSpec, tokenizer, examples):
+    from sumbench.training.features import Featurizer
+
+    started = time.perf_counter()
+    feat = Featurizer.for_spec(tokenizer, spec)
+    features = [feat.train_example(e.dialogue, e.summary) for e in examples]
+    return features, (time.perf_counter() - started) / max(1, len(examples))
+
+
+def _restore(model, snapshot) -> None:
+    import torch
+
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if name in snapshot:
+                param.copy_(snapshot[name].to(param.device))
+
+
+def _free() -> None:
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def _profile_split(spec, model, tokenizer, features, snapshot, lease: DeviceLease, budget, bs: int, ga: int,
+                   remeasured: bool = False) -> SplitProfile:
+    """One split's short timed run; an out-of-memory or other failure is the split's status, not a crash."""
+    from sumbench.training.cell import Failure
+    from sumbench.training.faults import injected_fault
+    from sumbench.training.timed import hardware_of, measured_fields, new_measurement, timed_training
+    from sumbench.training.trainer import make_trainer
+
+    _restore(model, snapshot)
+    steps = budget.warmup_steps + budget.steps(bs * ga)
+    measurement, trainer = new_measurement(), None
+    try:
+        with tempfile.TemporaryDirectory(prefix="sumbench-profile-") as tmp:
+            trainer = make_trainer(model, tokenizer, spec, features, batch_size=bs, grad_accum=ga, max_steps=steps,
+                                   out=Path(tmp), measurement=measurement)
+            fault = None if remeasured else injected_fault(spec.name, bs, ga)
+            if fault is not None:
+                trainer.add_callback(fault)
+            run = timed_training(trainer, measurement, lease, budget.warmup_steps, hardware_of(model, spec))
+        return SplitProfile(batch_size=bs, grad_accum=ga, remeasured=remeasured, **measured_fields(run))
+    except Exception as exc:  # noqa: BLE001 - a split that fails is a result; the other splits go on
+        failure = Failure.of(exc, "train")
+        return SplitProfile(batch_size=bs, grad_accum=ga, status=failure.status, message=failure.message,
+                            remeasured=remeasured)
+    finally:
+        del trainer
+        _free()
+
+
+def _ga_check(spec, model, tokenizer, snapshot, train, splits):
+    """The equivalence check on the largest effective batch (up to GA_CHECK_MAX_BATCH) that fits as one micro-batch."""
+    from sumbench.doctor import ga_equivalence
+    from sumbench.records import GaCheck
+
+    fitting = [s.batch_size for s in splits if s.status == "ok"]
+    if not fitting:
+        return GaCheck(status="error", detail="no split ran, so no equivalence check")
+    batch = min(max(fitting), GA_CHECK_MAX_BATCH)
+    pairs = [(e.dialogue, e.summary) for e in train[:GA_CHECK_EXAMPLES]]
+
+    def restored():
+        _restore(model, snapshot)
+        return model
+
+    try:
+        return ga_equivalence(spec, restored, tokenizer, pairs, effective_batch=batch)
+    except Exception as exc:  # noqa: BLE001
+        return GaCheck(status="error", effective_batch=batch, detail=f"{type(exc).__name__}: {exc}".splitlines()[0])
+    finally:
+        _restore(model, snapshot)
+        _free()
+
+
+def _costs(spec, model, tokenizer, features, dev, startup, load_s, featurize_s, analyser_s) -> Costs:
+    """Seconds per example of the eval-loss pass, generation and scoring, on COST_EXAMPLES dev examples."""
+    from sumbench.evaluation.generate import generate
+    from sumbench.evaluation.rouge import score
+    from sumbench.training.features import Featurizer
+    from sumbench.training.trainer import make_trainer
+
+    sample = dev[:COST_EXAMPLES]
+    feat = Featurizer.for_spec(tokenizer, spec)
+    with tempfile.TemporaryDirectory(prefix="sumbench-profile-") as tmp:
+        trainer = make_trainer(model, tokenizer, spec, features[:1], batch_size=1, grad_accum=1, max_steps=1,
+                               out=Path(tmp), eval_features=[feat.train_example(e.dialogue, e.summary) for e in sample])
+        started = time.perf_counter()
+        trainer.evaluate()
+        eval_s = (time.perf_counter() - started) / len(sample)
+    out = generate(model, tokenizer, spec, feat, [e.dialogue for e in sample])
+    score(out.summaries[:1], [sample[0].summary])  # first use: the scorer's imports stay out of the per-example cost
+    started = time.perf_counter()
+    score(out.summaries, [e.summary for e in sample])
+    score_s = (time.perf_counter() - started) / len(sample)
+    return Costs(startup_s=startup, load_s=load_s, featurize_s_per_example=featurize_s, eval_s_per_example=eval_s,
+                 generate_s_per_example=out.seconds / len(sample), score_s_per_example=score_s,
+                 analyser_load_s=analyser_s)

@@ -1,0 +1,117 @@
+"""The planner: quality cells from a profile, pruning, naive vs planned cost, budget trade-offs, throughput files."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from sumbench.config.grid import Grid
+from sumbench.errors import ConfigError
+from sumbench.planning.plan import DataSizes, ModelInputs, make_plan, steps_and_samples
+from sumbench.planning.throughput import Rates, model_rates, read_throughput_file
+from sumbench.records import Costs, GaCheck, ModelProfile, SplitProfile, split_label
+
+GRID = Grid(name="g", models=("m",), batch_sizes=(4, 8, 16), grad_accum=(1, 2, 4), k_folds=5,
+            data={"synth": {"n": 1000}})
+SIZES = DataSizes(train=800, heldout=200, dev=50)
+
+
+def profile(rates: dict[str, float], *, oom: str | None = None, ga: str = "pass") -> ModelProfile:
+    splits = []
+    for b, g in GRID.splits():
+        label = split_label(b, g)
+        if label == oom:
+            splits.append(SplitProfile(batch_size=b, grad_accum=g, status="oom", message="CUDA out of memory"))
+        elif oom and b >= int(oom[2:].split("_")[0]):
+            splits.append(SplitProfile(batch_size=b, grad_accum=g, status="skipped", message="skipped: micro-batch"))
+        else:
+            splits.append(SplitProfile(batch_size=b, grad_accum=g, samples_per_s=rates.get(label, 10.0)))
+    return ModelProfile(model="m", splits=splits, ga_check=GaCheck(status=ga, detail="x1.98 at ga=2"),
+                        costs=Costs(startup_s=10.0, load_s=2.0, eval_s_per_example=0.01, generate_s_per_example=0.1,
+                                    score_s_per_example=0.01, featurize_s_per_example=0.001, analyser_load_s=3.0))
+
+
+def inputs(p: ModelProfile) -> dict[str, ModelInputs]:
+    rates = Rates("profile", {s.label: s.samples_per_s for s in p.splits if s.status == "ok"})
+    return {"m": ModelInputs(epochs=1.0, augment_ratio=0.5, rates=rates, costs=p.costs, profile=p)}
+
+
+def test_each_effective_batch_trains_once_per_fold_with_its_fastest_split():
+    p = profile({"bs8_ga1": 30.0, "bs4_ga2": 20.0, "bs16_ga1": 50.0, "bs8_ga2": 40.0, "bs4_ga4": 10.0})
+    plan = make_plan(GRID, inputs(p), SIZES, "after-profile")
+    chosen = {(c.batch_size * c.grad_accum): (c.batch_size, c.grad_accum) for c in plan.cells}
+    assert chosen == {4: (4, 1), 8: (8, 1), 16: (16, 1), 32: (16, 2), 64: (16, 4)}
+    assert len(plan.cells) == 5 * 5 and plan.models[0].ga_equivalent is True
+    cell = next(c for c in plan.cells if c.batch_size == 8 and c.grad_accum == 1)
+    assert "bs8_ga1 at 30 samples/s (others: bs4_ga2 20)" in cell.split_reason
+    # training + loading + eval + generation + scoring, each from the profile's measured costs
+    expected = 800 / 30.0 + 2.0 + 800 * 0.001 + 200 * 0.01 + 250 * (0.1 + 0.01)
+    assert cell.predicted_s == pytest.approx(expected)
+    assert plan.models[0].quality_s == pytest.approx(13.0 + sum(c.predicted_s for c in plan.cells))
+    assert plan.models[0].naive_steps > plan.models[0].quality_steps
+
+
+def test_an_oom_prunes_larger_micro_batches_and_drops_effective_batches_left_without_a_split():
+    plan = make_plan(GRID, inputs(profile({}, oom="bs8_ga1")), SIZES, "after-profile")
+    m = plan.models[0]
+    assert set(m.pruned) == {"bs8_ga1", "bs8_ga2", "bs8_ga4", "bs16_ga1", "bs16_ga2", "bs16_ga4"}
+    assert sorted(m.dropped_effective_batches) == [32, 64]
+    assert {(c.batch_size, c.grad_accum) for c in plan.cells} == {(4, 1), (4, 2), (4, 4)}
+
+
+def test_a_failed_equivalence_check_trains_every_split():
+    plan = make_plan(GRID, inputs(profile({}, ga="fail")), SIZES, "after-profile")
+    assert len({(c.batch_size, c.grad_accum) for c in plan.cells}) == 9
+    assert "gradient-accumulation check failed" in plan.cells[0].split_reason and plan.models[0].ga_equivalent is False
+
+
+def test_steps_follow_the_trainer_count_for_epochs_and_max_steps():
+    assert steps_and_samples(GRID, 800, 1.0, 8, 2) == (50, 800)
+    assert steps_and_samples(GRID, 801, 2.0, 8, 2) == (102, 1602)  # a partial last batch is a step of its own
+    assert steps_and_samples(dataclasses.replace(GRID, max_steps=7), 800, 1.0, 8, 2) == (7, 112)
+
+
+def test_a_budget_trims_folds_then_caps_then_drops_effective_batches_and_says_so():
+    p = profile({})  # 10 samples/s everywhere
+    full = make_plan(GRID, inputs(p), SIZES, "after-profile")
+    hours = full.quality_hours()
+    plan = make_plan(dataclasses.replace(GRID, budget_hours=hours * 0.3), inputs(p), SIZES, "after-profile")
+    assert plan.quality_hours() <= hours * 0.3
+    assert plan.k_folds == 2 and plan.decisions[0].startswith("folds 5 -> 4")
+    assert any(d.startswith("max_train_samples all -> ") for d in plan.decisions)
+    tight = make_plan(dataclasses.replace(GRID, budget_hours=hours * 0.02), inputs(p), SIZES, "after-profile")
+    assert any("effective batch" in d and "dropped" in d for d in tight.decisions)
+    assert tight.max_train_samples == [80]  # never below 10 % of a fold's training part
+    easy = make_plan(dataclasses.replace(GRID, budget_hours=hours * 2), inputs(p), SIZES, "after-profile")
+    assert easy.k_folds == 5 and "fits the budget as configured" in easy.decisions[0]
+
+
+def test_throughput_file_fills_missing_splits_and_scales_other_models_by_size(tmp_path):
+    path = tmp_path / "t.yaml"
+    path.write_text("big: {bs8_ga2: 4.0, bs16_ga2: 3.0}\n", encoding="utf-8")
+
+    class Spec:
+        def __init__(self, kind, parameters):
+            self.kind, self.parameters = kind, parameters
+
+    specs = {"big": Spec("causal", 3e9), "bigger": Spec("causal", 12e9), "s2s": Spec("seq2seq", 1e8)}
+    rates = model_rates(specs, [(8, 1), (8, 2), (16, 2)], {}, read_throughput_file(path, set(specs)))
+    assert rates["big"].samples_per_s == {"bs8_ga1": 4.0, "bs8_ga2": 4.0, "bs16_ga2": 3.0}
+    assert rates["big"].assumed == {"bs8_ga1": "bs8_ga2"}
+    assert rates["bigger"].samples_per_s["bs8_ga2"] == pytest.approx(1.0)
+    assert rates["bigger"].source.startswith("scaled from big by parameter count (3.0B -> 12.0B")
+    assert rates["s2s"].source == "unknown"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("nope: {bs8_ga2: 4}\n", "unknown model 'nope'"),
+    ("big: {bs8: 4}\n", "key 'big.bs8' is not a split like bs8_ga2"),
+    ("big: {bs8_ga2: -1}\n", "key 'big.bs8_ga2' must be a positive samples/s"),
+    ("[1, 2]\n", "expected a mapping of model"),
+])
+def test_bad_throughput_files_fail_with_one_line(tmp_path, text, message):
+    path = tmp_path / "t.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=message):
+        read_throughput_file(path, {"big"})
