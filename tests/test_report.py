@@ -21,31 +21,41 @@ def rec(bs, ga, fold, rouge1, status="ok", **kw):
         r.s_per_step_median, r.samples_per_s, r.tokens_per_s = 0.5 * ga, bs * ga / (0.5 * ga), 1000.0
         r.peak_memory_bytes, r.memory_kind = 512 * 2**20, "cpu_peak_rss"
         r.eval_loss, r.grad_norm_median, r.grad_norm_max = 2.0, 1.5, 3.0
+        r.host_memory_bytes, r.time_to_train_s, r.time_to_quality_s = 64 * 2**30, 12.0, 15.0
     r.environment = ENV
     return r
 
 
 RECORDS = [rec(4, 1, 0, 0.30), rec(4, 1, 1, 0.40), rec(8, 1, 0, 0.20), rec(8, 1, 1, 0.0, status="oom",
-                                                                             message="CUDA out of memory")]
+                                                                             message="CUDA out of memory",
+                                                                             failed_phase="train")]
 
-EXPECTED_TABLE = """| aug | cap | bs | ga | eff. batch | s/step | samples/s | tokens/s | peak MiB | ROUGE-1 | ROUGE-2 | ROUGE-L | ROUGE-Sum | eval loss | grad norm med/max | status |
-|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|
-| none | all | 4 | 1 | 4 | 0.500 | 8.00 | 1,000 | 512 | 0.350 ± 0.071 | 0.175 ± 0.035 | 0.350 ± 0.071 | 0.875 ± 0.177 | 2.000 ± 0.000 | 1.5 / 3 | 2/2 ok |
-| none | all | 8 | 1 | 8 | 0.500 | 16.00 | 1,000 | 512 | 0.200 | 0.100 | 0.200 | 0.500 | 2.000 | 1.5 / 3 | 1/2 ok, 1/2 oom |"""
+EXPECTED_TABLE = """Every cell: augmentation none, max_train_samples all.
+
+| eff. batch | split | samples/s | mem. % | ROUGE-1 | ROUGE-2 | ROUGE-L | ROUGE-Sum | eval loss | time to train h | time to quality h | status |
+|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|
+| 4 | bs4_ga1 | 8.00 | 1% | 0.350 ± 0.071 | 0.175 ± 0.035 | 0.350 ± 0.071 | 0.875 ± 0.177 | 2.000 ± 0.000 | 0.003 (12 s) | 0.004 (15 s) | 2/2 ok |
+| 8 | bs8_ga1 | 16.00 | 1% | 0.200 | 0.100 | 0.200 | 0.500 | 2.000 | 0.003 (12 s) | 0.004 (15 s) | 1/2 ok, 1/2 oom |"""
 
 
 def test_markdown_table_is_mean_std_over_folds_and_shows_failures():
     md = render_markdown(RECORDS, "T")
     assert md.startswith("# T\n")
     assert EXPECTED_TABLE in md
-    assert "bs8/ga1 fold 1: **OOM** CUDA out of memory" in md
+    assert "- bs8_ga1 fold 1: **OOM** in train: CUDA out of memory" in md
     assert "torch 2.13.0" in md
+    assert "**Recommendation**: effective batch **4**, trained as **bs4_ga1**: 8.0 samples/s" in md
+    # no plan: no predicted time, no plan section; no profile: no speed table
+    assert "predicted **– h** by the plan" in md and "## Predicted vs measured" not in md and "## Plan" not in md
+    assert "### Speed" not in md
 
 
 def test_csv_has_one_row_per_cell():
     rows = list(csv.DictReader(io.StringIO(render_csv(RECORDS))))
     assert len(rows) == 4
     assert rows[0]["effective_batch"] == "4" and rows[-1]["status"] == "oom"
+    assert rows[-1]["failed_phase"] == "train" and rows[0]["time_to_train_s"] == "12.0"
+    assert {"split_reason", "time_to_quality_s"} <= set(rows[0])
 
 
 def test_write_report_round_trips_records(tmp_path):
@@ -56,6 +66,7 @@ def test_write_report_round_trips_records(tmp_path):
     md, = [p for p in write_report(paths, tmp_path / "summary.md") if p.suffix == ".md"]
     assert EXPECTED_TABLE in md.read_text(encoding="utf-8")
     assert (tmp_path / "summary.csv").exists()
+    assert (tmp_path / "speed.csv").read_text(encoding="utf-8").startswith("model,split,batch_size,grad_accum,")
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({**RECORDS[0].to_dict(), "schema_version": 99}), encoding="utf-8")
     import pytest
@@ -63,6 +74,8 @@ def test_write_report_round_trips_records(tmp_path):
     from sumbench.errors import SumbenchError
     with pytest.raises(SumbenchError, match="schema_version 99"):
         read_record(bad)
+    with pytest.raises(SumbenchError, match="nothing to report"):
+        write_report([], tmp_path / "empty.md")
 
 
 def test_report_imports_only_records_io_errors_and_itself():

@@ -1,8 +1,9 @@
-"""What the numbers say: the recommended setting per model, and findings of memory saturation, first-step
-gradient norms that differ between bs × ga splits of one effective batch, gradient spikes, padding waste
-and truncation.
+"""What the numbers say: findings of memory saturation, gradient accumulation that is not equivalent, isolation
+drift, pruned splits, gradient spikes, padding waste and truncation, and the profile's checks per model.
 
-Pure functions of the records: each finding names the cells and the measured values that triggered it.
+Pure functions of the records: each finding names the split or cells and the measured values that triggered it.
+Speed and memory findings read the profile's splits (every split ran there); the saturation finding and the
+recommendation (recommend.py) measure memory the same way, :meth:`sumbench.records.Measured.memory_fraction`.
 Thresholds are named constants.
 """
 
@@ -12,84 +13,102 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Sequence
 
-from sumbench.records import BYTES_PER_MIB, CellRecord
+from sumbench.records import CellRecord, GaCheck, ModelProfile, split_label
 from sumbench.report.folds import SettingFolds, group_by_setting
+from sumbench.report.speed import SplitSpeed, split_message, split_speeds
 
-MEMORY_LIMIT_FRACTION = 0.90  # a recommended cell must stay below this share of device memory
+MEMORY_LIMIT_FRACTION = 0.90  # a recommended setting stays below this memory fraction; at or above it = saturated
 SATURATION_DROP = 0.95  # samples/s at a larger batch below this share of the smaller batch's = saturation
 GA_MISMATCH = 1.10  # first-step grad-norm ratio between bs x ga splits of one effective batch
+DRIFT_LIMIT = 0.05  # |s/step of the re-measured split / its first measurement - 1| above this is flagged
 PADDING_WASTE = 0.70  # padding efficiency (real / padded tokens) below this is flagged
 TRUNCATION = 0.05  # share of examples truncated above this is flagged
 
 
-# ------------------------------------------------------------------------------------- recommendation
-@dataclass(frozen=True)
-class Recommendation:
-    setting: SettingFolds | None  # None: nothing qualifies, and the reason says why
-    reason: str
+# ------------------------------------------------------------------------------------ the profile's checks
+def ga_check_text(check: GaCheck | None) -> str:
+    if check is None:
+        return "not run"
+    verdict = "pass" if check.status == "pass" else f"**{check.status}**"
+    return verdict + (f": {check.detail}" if check.detail else "")
 
 
-def recommend(model_settings: Sequence[SettingFolds]) -> Recommendation:
-    """The fastest setting (samples/s) whose ROUGE-Sum is within fold noise (1 std) of the best and whose
-    memory is below MEMORY_LIMIT_FRACTION of the device."""
-    scored = [s for s in model_settings if s.mean("rouge_sum") is not None and s.median("samples_per_s")]
-    if not scored:
-        return Recommendation(None, "no setting finished with a ROUGE score")
-    best = max(scored, key=lambda s: s.mean("rouge_sum"))
-    floor = best.mean("rouge_sum") - best.std("rouge_sum")
-    fits = [s for s in scored if (s.memory_fraction() or 0.0) < MEMORY_LIMIT_FRACTION]
-    candidates = [s for s in fits if s.mean("rouge_sum") >= floor]
-    if not candidates:
-        return Recommendation(None, f"every setting within fold noise of the best ({best.label}) uses "
-                                           f">= {MEMORY_LIMIT_FRACTION:.0%} of device memory")
-    pick = max(candidates, key=lambda s: s.median("samples_per_s"))
-    mem = pick.memory_fraction()
-    noise = f"within 1 std ({best.std('rouge_sum'):.3f}) of the best, {best.label} at {best.mean('rouge_sum'):.3f}" \
-        if pick is not best else "the best ROUGE-Sum"
-    reason = (f"{pick.median('samples_per_s'):.1f} samples/s, the fastest of {len(candidates)} setting(s) whose "
-              f"ROUGE-Sum {pick.mean('rouge_sum'):.3f} is {noise}; peak memory "
-              f"{pick.peak_memory() / BYTES_PER_MIB:,.0f} MiB" + (f" ({mem:.0%} of device)" if mem is not None else ""))
-    return Recommendation(pick, reason)
+def drift_flagged(profile: ModelProfile) -> bool:
+    return profile.drift is not None and abs(profile.drift) > DRIFT_LIMIT
+
+
+def drift_text(profile: ModelProfile) -> str:
+    if profile.drift is None:
+        again = next((s for s in profile.splits if s.remeasured), None)
+        return "not measured: " + (f"the first split failed when measured again ({again.status}: {again.message})"
+                                   if again is not None else "fewer than two splits ran")
+    measured = f"{profile.drift:+.1%} ({profile.drift_split} measured again at the end, s/step against its first run)"
+    if not drift_flagged(profile):
+        return f"{measured}, within ±{DRIFT_LIMIT:.0%}"
+    return (f"{measured}: **above ±{DRIFT_LIMIT:.0%}**, so the device was not in the same state for every split "
+            f"(memory left behind, another process, clocks) and their speeds compare less well")
+
+
+def profile_checks(profile: ModelProfile) -> list[str]:
+    """The per-model lines: the gradient-accumulation equivalence check and the isolation drift."""
+    return [f"- **Gradient-accumulation equivalence**: {ga_check_text(profile.ga_check)}",
+            f"- **Isolation drift**: {drift_text(profile)}", ""]
 
 
 # ----------------------------------------------------------------------------------------- diagnostics
 @dataclass(frozen=True)
 class Finding:
-    kind: str  # memory saturation | gradient accumulation | gradient spikes | padding waste | truncation
+    kind: str  # one of KINDS
     model: str
     message: str
 
 
-KINDS = ("memory saturation", "gradient accumulation", "gradient spikes", "padding waste", "truncation")
+KINDS = ("memory saturation", "gradient accumulation", "isolation drift", "pruned splits", "gradient spikes",
+         "padding waste", "truncation")
 
 
-def memory_saturation(all_settings: Sequence[SettingFolds]) -> list[Finding]:
+def memory_saturation(speeds: Sequence[SplitSpeed]) -> list[Finding]:
+    """samples/s falling as the micro-batch grows at a fixed grad accumulation, CUDA allocator retries, and a
+    memory fraction at or above MEMORY_LIMIT_FRACTION."""
     out = []
-    by_line: dict[tuple, list[SettingFolds]] = defaultdict(list)
-    for s in all_settings:
-        by_line[(s.model, s.augmentation, s.cap, s.grad_accum)].append(s)
-    for (model, _, _, ga), line in by_line.items():
-        line = sorted((s for s in line if s.median("samples_per_s")), key=lambda s: s.batch_size)
+    by_line: dict[tuple, list[SplitSpeed]] = defaultdict(list)
+    for s in speeds:
+        by_line[(s.model, s.line, s.grad_accum)].append(s)
+    for (model, _, _), line in by_line.items():
+        line = sorted((s for s in line if s.samples_per_s), key=lambda s: s.batch_size)
         for small, big in zip(line, line[1:]):
-            a, b = small.median("samples_per_s"), big.median("samples_per_s")
+            a, b = small.samples_per_s, big.samples_per_s
             if b < SATURATION_DROP * a:
                 out.append(Finding("memory saturation", model,
                                    f"samples/s falls from {a:.1f} at {small.label} to {b:.1f} at {big.label} "
                                    f"({b / a - 1:+.0%}): a bigger batch is slower per sample"))
-    for s in all_settings:
-        retries = sum(s.values("cuda_alloc_retries"))
-        if retries:
-            out.append(Finding("memory saturation", s.model, f"{s.label}: {retries} CUDA allocator retries "
+    for s in speeds:
+        if s.alloc_retries:
+            out.append(Finding("memory saturation", s.model, f"{s.label}: {s.alloc_retries} CUDA allocator retries "
                                                              f"(the allocator had to free cache to fit)"))
-        reserved, total = s.values("cuda_max_reserved_bytes"), s.values("cuda_device_total_bytes")
-        if reserved and total and max(reserved) > MEMORY_LIMIT_FRACTION * max(total):
-            out.append(Finding("memory saturation", s.model, f"{s.label}: reserved {max(reserved) / max(total):.0%} "
-                                                             f"of device memory"))
+        if s.memory_fraction is not None and s.memory_fraction >= MEMORY_LIMIT_FRACTION:
+            out.append(Finding("memory saturation", s.model, f"{s.label}: memory {s.memory_fraction:.0%} of the "
+                                                             f"device"))
+    return out
+
+
+def profile_findings(profiles: Sequence[ModelProfile]) -> list[Finding]:
+    """A gradient-accumulation check that did not pass, drift above DRIFT_LIMIT, and the splits the quality
+    phase left out (out of memory, failed, or skipped after a smaller micro-batch ran out of memory)."""
+    out = []
+    for p in profiles:
+        if p.ga_check is not None and p.ga_check.status != "pass":
+            out.append(Finding("gradient accumulation", p.model, f"profile check {ga_check_text(p.ga_check)}"))
+        if drift_flagged(p):
+            out.append(Finding("isolation drift", p.model, drift_text(p)))
+        out += [Finding("pruned splits", p.model, f"{s.label} {s.status}: {split_message(s) or 'no message'}")
+                for s in p.splits if s.status != "ok" and not s.remeasured]
     return out
 
 
 def ga_equivalence(records: Sequence[CellRecord]) -> list[Finding]:
-    """Same effective batch, same fold and data: the first optimizer step should see the same gradient."""
+    """Quality cells of several splits of one effective batch (every split trained): same fold and data, so the
+    first optimizer step should see the same gradient."""
     out = []
     groups: dict[tuple, list[CellRecord]] = defaultdict(list)
     for r in records:
@@ -102,15 +121,17 @@ def ga_equivalence(records: Sequence[CellRecord]) -> list[Finding]:
         if hi.grad_norm_first > GA_MISMATCH * lo.grad_norm_first:
             out.append(Finding("gradient accumulation", model,
                                f"effective batch {eff}, fold {fold}: first-step grad norm {hi.grad_norm_first:.3g} at "
-                               f"bs{hi.batch_size}/ga{hi.grad_accum} vs {lo.grad_norm_first:.3g} at "
-                               f"bs{lo.batch_size}/ga{lo.grad_accum} (x{hi.grad_norm_first / lo.grad_norm_first:.2f}): "
+                               f"{split_label(hi.batch_size, hi.grad_accum)} vs {lo.grad_norm_first:.3g} at "
+                               f"{split_label(lo.batch_size, lo.grad_accum)} "
+                               f"(x{hi.grad_norm_first / lo.grad_norm_first:.2f}): "
                                f"the loss is not scaled equivalently under gradient accumulation"))
     return out
 
 
 def gradient_spikes(records: Sequence[CellRecord]) -> list[Finding]:
-    return [Finding("gradient spikes", r.model, f"bs{r.batch_size}/ga{r.grad_accum} fold {r.fold}: grad norm above "
-                                                f"10x its running median at step(s) {', '.join(map(str, r.grad_norm_spikes))}"
+    return [Finding("gradient spikes", r.model, f"{split_label(r.batch_size, r.grad_accum)} fold {r.fold}: grad norm "
+                                                f"above 10x its running median at step(s) "
+                                                f"{', '.join(map(str, r.grad_norm_spikes))}"
                                                 f" (max {r.grad_norm_max:.3g}, median {r.grad_norm_median:.3g})")
             for r in records if r.status == "ok" and r.grad_norm_spikes]
 
@@ -129,12 +150,15 @@ def padding_and_truncation(all_settings: Sequence[SettingFolds]) -> list[Finding
     return out
 
 
-def diagnose(records: Sequence[CellRecord]) -> list[Finding]:
+def diagnose(records: Sequence[CellRecord], profiles: Sequence[ModelProfile] = ()) -> list[Finding]:
+    """Every finding, in KINDS order. Memory saturation reads the profiles' splits, and a model's quality cells
+    only when it has no profile."""
     all_settings = group_by_setting(records)
-    findings = (memory_saturation(all_settings) + ga_equivalence(records) + gradient_spikes(records)
-                + padding_and_truncation(all_settings))
+    findings = (memory_saturation(split_speeds(profiles, all_settings)) + profile_findings(profiles)
+                + ga_equivalence(records) + gradient_spikes(records) + padding_and_truncation(all_settings))
     seen, unique = set(), []
-    for f in findings:  # truncation repeats for every setting of a model: say it once per model and side
+    for f in sorted(findings, key=lambda f: KINDS.index(f.kind)):  # stable: each kind keeps its order
+        # truncation repeats for every setting of a model: say it once per model and side
         key = (f.kind, f.model, f.message.split(": ", 1)[-1]) if f.kind == "truncation" else f
         if key not in seen:
             seen.add(key)

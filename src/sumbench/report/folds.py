@@ -7,13 +7,12 @@ different splits, so their spread is the noise any difference between settings h
 from __future__ import annotations
 
 import math
-import os
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Iterable
 
-from sumbench.records import CellRecord
+from sumbench.records import CellRecord, split_label
 
 
 @dataclass(frozen=True)
@@ -31,7 +30,7 @@ class SettingFolds:
     def label(self) -> str:
         extra = ("" if self.augmentation == "none" else f", aug {self.augmentation}") + \
             ("" if self.cap is None else f", cap {self.cap}")
-        return f"bs{self.batch_size}/ga{self.grad_accum}{extra}"
+        return f"{split_label(self.batch_size, self.grad_accum)}{extra}"
 
     @property
     def effective_batch(self) -> int:
@@ -65,13 +64,10 @@ class SettingFolds:
         return max(vals) if vals else None
 
     def memory_fraction(self) -> float | None:
-        """Peak memory over the device's: CUDA total on a GPU, physical RAM on a CPU."""
-        peak = self.peak_memory()
-        if peak is None:
-            return None
-        totals = self.values("cuda_device_total_bytes")
-        total = max(totals) if totals else physical_memory_bytes()
-        return peak / total if total else None
+        """The largest :meth:`~sumbench.records.Measured.memory_fraction` of the finished folds: memory used over
+        what the device that trained them holds (never the report machine's)."""
+        fractions = [f for f in (r.memory_fraction() for r in self.ok) if f is not None]
+        return max(fractions) if fractions else None
 
     def mean_original_examples(self) -> float | None:
         """Mean original training examples (after the cap, before augmentation) of the finished folds."""
@@ -85,13 +81,6 @@ def original_examples(r: CellRecord) -> int | None:
     if stats.get("examples") is not None:
         return stats["examples"]
     return r.original_train_examples if r.original_train_examples is not None else r.train_examples
-
-
-def physical_memory_bytes() -> int | None:
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError):
-        return None
 
 
 def cap_order(cap: int | None) -> float:

@@ -1,9 +1,12 @@
-"""How the report writes a number: one spelling for a missing value and for mean ± std over folds."""
+"""How the report writes a value: one spelling for a missing value, mean ± std over folds, a table cell and a
+CSV file."""
 
 from __future__ import annotations
 
+import csv
+import io
 import statistics
-from typing import Sequence
+from typing import Any, Iterable, Sequence
 
 MISSING = "–"  # a value the records do not have (a failed cell, a metric not measured)
 
@@ -21,3 +24,16 @@ def mean_std(values: Sequence[float], digits: int = 3) -> str:
         return f"{values[0]:.{digits}f}"
     return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
 
+
+def cell_text(text: str) -> str:
+    """Free text (an error message, a reason) made safe for one Markdown table cell: one line, ``|`` escaped."""
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def csv_text(columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> str:
+    """A CSV of ``columns`` (keys a row lacks are empty, keys not in ``columns`` are left out)."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()

@@ -43,6 +43,13 @@ class Interval:
     def as_dict(self) -> dict[str, float | int]:
         return asdict(self)
 
+    def describe(self) -> str:
+        """``95 % CI [-0.004, +0.029] over 2 fold(s) × 32 dev examples (bootstrap over folds and paired examples,
+        2000 resamples, seed 2024)``: the interval and what it rests on."""
+        method = "bootstrap over folds and paired examples" if self.folds > 1 else "paired bootstrap over examples"
+        return (f"{self.confidence * 100:g} % CI [{self.low:+.3f}, {self.high:+.3f}] over {self.folds} fold(s) × "
+                f"{self.examples} dev examples ({method}, {self.resamples} resamples, seed {self.seed})")
+
 
 def no_worse_than(interval: Interval) -> bool:
     """A is no worse than B: the interval of A − B includes 0 or lies above it (the data do not show a loss)."""
@@ -76,6 +83,20 @@ def fold_bootstrap(a: Mapping[int, Scores], b: Mapping[int, Scores], *, resample
     return Interval(low=_quantile(means, tail), high=_quantile(means, 1.0 - tail),
                     difference=sum(sum(d) for d in diffs) / (k * n), examples=n, folds=k, resamples=resamples,
                     confidence=confidence, seed=seed)
+
+
+def shared_bootstrap(a: Mapping[int, Mapping[str, float]], b: Mapping[int, Mapping[str, float]], *,
+                     resamples: int = RESAMPLES, seed: int = SEED, confidence: float = CONFIDENCE) -> Interval | None:
+    """:func:`fold_bootstrap` on what two settings share: the folds both ran and the example ids scored in every
+    one of them (a dev set cut to fewer examples scores fewer); None when they share no fold or no example."""
+    folds = sorted(set(a) & set(b))
+    if not folds:
+        return None
+    ids = set.intersection(*(set(side[f]) for side in (a, b) for f in folds))
+    if not ids:
+        return None
+    return fold_bootstrap({f: {i: a[f][i] for i in ids} for f in folds}, {f: {i: b[f][i] for i in ids} for f in folds},
+                          resamples=resamples, seed=seed, confidence=confidence)
 
 
 def _differences(a: Mapping[int, Scores], b: Mapping[int, Scores]) -> list[list[float]]:

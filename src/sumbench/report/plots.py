@@ -1,5 +1,5 @@
-"""The report's plots (PNG, matplotlib's Agg backend): each function takes settings or records and writes
-one file atomically."""
+"""The report's plots (PNG, matplotlib's Agg backend): each function takes split speeds, settings or records and
+writes one file atomically. Throughput and memory come from the profile's splits; quality from the cells."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Sequence
 
-from sumbench.records import BYTES_PER_MIB, CellRecord
+from sumbench.records import BYTES_PER_MIB, CellRecord, split_label
+from sumbench.report.cellfiles import EvalPoint
 from sumbench.report.folds import SettingFolds
 from sumbench.report.sections import METRIC, learning_curves
+from sumbench.report.speed import SplitSpeed
 
 DPI = 110
 
@@ -38,37 +40,36 @@ def _save(plt, fig, path: Path) -> Path:
     return path
 
 
-def throughput_vs_effective_batch(all_settings: Sequence[SettingFolds], path: Path) -> Path:
-    """samples/s against effective batch, one line per model (the best bs x ga split at each point)."""
+def throughput_vs_effective_batch(speeds: Sequence[SplitSpeed], path: Path) -> Path:
+    """samples/s against effective batch, one line per model (the fastest bs x ga split at each point; every
+    split a faint dot)."""
     plt, fig, ax = _figure()
-    by_model: dict[str, dict[int, list[SettingFolds]]] = defaultdict(lambda: defaultdict(list))
-    for s in all_settings:
-        if s.median("samples_per_s"):
-            by_model[s.model][s.effective_batch].append(s)
+    by_model: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for s in speeds:
+        if s.samples_per_s:
+            by_model[s.model][s.effective_batch].append(s.samples_per_s)
     for model, points in sorted(by_model.items()):
         xs = sorted(points)
-        ys = [max(s.median("samples_per_s") for s in points[x]) for x in xs]
-        line, = ax.plot(xs, ys, marker="o", label=model)
-        for x in xs:  # every split, faint
-            ax.scatter([x] * len(points[x]), [s.median("samples_per_s") for s in points[x]], color=line.get_color(),
-                       alpha=0.35, s=14)
+        line, = ax.plot(xs, [max(points[x]) for x in xs], marker="o", label=model)
+        for x in xs:
+            ax.scatter([x] * len(points[x]), points[x], color=line.get_color(), alpha=0.35, s=14)
     ax.set(xlabel="effective batch (batch size x grad accum)", ylabel="samples/s", title="Throughput vs effective batch")
     ax.set_xscale("log", base=2)
     ax.legend(fontsize=8)
     return _save(plt, fig, path)
 
 
-def memory_vs_batch(all_settings: Sequence[SettingFolds], path: Path) -> Path:
-    """Peak memory against micro-batch size, one line per model (smallest grad accum)."""
+def memory_vs_batch(speeds: Sequence[SplitSpeed], path: Path) -> Path:
+    """Peak memory against micro-batch size, one line per model (its smallest grad accum)."""
     plt, fig, ax = _figure()
-    by_model: dict[str, list[SettingFolds]] = defaultdict(list)
-    for s in all_settings:
-        if s.peak_memory():
+    by_model: dict[str, list[SplitSpeed]] = defaultdict(list)
+    for s in speeds:
+        if s.peak_memory_bytes:
             by_model[s.model].append(s)
     for model, ss in sorted(by_model.items()):
         ga = min(s.grad_accum for s in ss)
         line = sorted((s for s in ss if s.grad_accum == ga), key=lambda s: s.batch_size)
-        ax.plot([s.batch_size for s in line], [s.peak_memory() / BYTES_PER_MIB for s in line], marker="o",
+        ax.plot([s.batch_size for s in line], [s.peak_memory_bytes / BYTES_PER_MIB for s in line], marker="o",
                 label=f"{model} (ga{ga})")
     ax.set(xlabel="batch size (per device)", ylabel="peak memory (MiB)", title="Peak memory vs batch size")
     ax.set_xscale("log", base=2)
@@ -114,6 +115,21 @@ def grad_norm_traces(traces: dict[str, list[tuple[int, float]]], path: Path) -> 
     return _save(plt, fig, path)
 
 
+def eval_loss_curves(model: str, curves: dict[str, list[EvalPoint]], path: Path) -> Path:
+    """One model's held-out eval loss while it trains: against training samples seen (left) and against training
+    time (right), one line per label of ``curves``, in its order."""
+    plt, fig, (left, right) = _figure(2, figsize=(10, 4.2))
+    for label, points in curves.items():
+        loss = [p.loss for p in points]
+        line, = left.plot([p.samples for p in points], loss, marker=".", label=label)
+        right.plot([p.seconds for p in points], loss, marker=".", color=line.get_color(), label=label)
+    left.set(xlabel="training samples seen", ylabel="eval loss, held-out part")
+    right.set(xlabel="training time (s, sum of step times)", ylabel="eval loss, held-out part")
+    left.legend(fontsize=7)
+    fig.suptitle(f"{model}: learning curve while training")
+    return _save(plt, fig, path)
+
+
 def learning_curve_plot(records: Sequence[CellRecord], path: Path) -> Path | None:
     """ROUGE-Sum and eval loss against original training examples, one line per (model, augmentation, bs, ga),
     error bars = std over folds. Returns the path, or None (nothing written) when no setting spans two caps."""
@@ -130,7 +146,7 @@ def learning_curve_plot(records: Sequence[CellRecord], path: Path) -> Path | Non
         points.sort()
         if points:
             xs, ys, es, ls = zip(*points)
-            label = f"{model} {aug} bs{bs}/ga{ga}"
+            label = f"{model} {aug} {split_label(bs, ga)}"
             left.errorbar(xs, ys, yerr=es, marker="o", capsize=3, label=label)
             right.plot(xs, ls, marker="o", label=label)
     for ax, ylabel in ((left, "dev ROUGE-Sum (± std over folds)"),
