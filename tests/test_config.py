@@ -91,7 +91,7 @@ def test_one_override_parser_for_model_yamls_and_augmentation_settings():
 def test_cross_field_checks():
     with pytest.raises(ConfigError, match="pretrained"):
         spec_from_dict({**BASE, "pretrained": None}, "x.yaml")
-    with pytest.raises(ConfigError, match="seq2seq needs architecture bart"):
+    with pytest.raises(ConfigError, match="architecture llama is causal, not seq2seq"):
         spec_from_dict({**BASE, "kind": "seq2seq"}, "x.yaml")
     with pytest.raises(ConfigError, match="prompt"):
         spec_from_dict({**BASE, "prompt": "no placeholder"}, "x.yaml")

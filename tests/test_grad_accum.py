@@ -49,8 +49,8 @@ def test_stock_transformers_inflates_bart_gradient_under_accumulation(toy_tokeni
 
 def test_doctor_passes_for_tiny_bart_and_names_every_check():
     checks = run_doctor(load_model("tiny-bart"))
-    assert [c.name for c in checks] == ["gradient accumulation", "pad token", "padding side", "chat template",
-                                        "truncation", "dtype"]
+    assert [c.name for c in checks] == ["device", "korean round trip", "gradient accumulation", "pad token",
+                                        "padding side", "chat template", "truncation", "generation", "dtype"]
     assert all(c.status == "pass" for c in checks), checks
 
 

@@ -18,12 +18,10 @@ from sumbench.config.model import DEFAULT_MODELS_DIR, load_model, model_files
 from sumbench.errors import ConfigError
 from sumbench.evaluation.generate import generation_config
 from sumbench.training.features import IGNORE, Featurizer
-from sumbench.training.models import (
-    Precision,
-    precision_and_memory_args,
-    resolve_attn_implementation,
-    resolve_precision,
-)
+from sumbench.training import device
+from sumbench.training.device import Precision, resolve_attn_implementation, resolve_precision
+from sumbench.training.models import precision_and_memory_args
+from sumbench.training.tokenizer import prepare_tokenizer
 
 from .conftest import toy_pairs
 
@@ -94,13 +92,13 @@ def test_dtype_auto_resolves_per_device(device, finetune, compute, weights, flag
 
 def test_trainer_flags_follow_the_device(monkeypatch):
     spec = load_model("tiny-llama", overrides=["dtype=auto", "training.gradient_checkpointing=true"])
-    monkeypatch.setattr(models, "cuda_state", lambda: (True, False))
+    monkeypatch.setattr(device, "cuda_state", lambda: (True, False))
     args = precision_and_memory_args(spec)
     assert args == {"bf16": False, "fp16": True, "activation_checkpointing": True,  # = gradient_checkpointing
                     "activation_checkpointing_kwargs": {"use_reentrant": False}}
-    monkeypatch.setattr(models, "cuda_state", lambda: (True, True))
+    monkeypatch.setattr(device, "cuda_state", lambda: (True, True))
     assert precision_and_memory_args(spec)["bf16"] is True
-    monkeypatch.setattr(models, "cuda_state", lambda: (False, False))
+    monkeypatch.setattr(device, "cuda_state", lambda: (False, False))
     assert precision_and_memory_args(load_model("tiny-llama")) == {"bf16": False, "fp16": False}
 
 
@@ -224,9 +222,9 @@ def test_chat_template_prompt_keeps_the_template_around_a_truncated_dialogue(cha
     src = feat.generation_input(long_dialogue)
     text = _decode(chat_tokenizer, src)
     assert len(src) == 100 and feat.truncation.source_truncated == 1
-    assert text.startswith("<|im_start|>user\n다음 대화를 요약하세요.")
+    assert text.startswith("<s><|im_start|>user\n다음 대화를 요약하세요.")  # ChatML writes no BOS: sumbench adds it
     assert text.endswith("<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n")  # the kwargs reached the template
-    assert src[-len(feat.prompt_tail):] == feat.prompt_tail and chat_tokenizer.bos_token_id not in src
+    assert src[-len(feat.prompt_tail):] == feat.prompt_tail and src.count(chat_tokenizer.bos_token_id) == 1
     assert ex["labels"][: len(src)] == [IGNORE] * len(src) and ex["labels"][-1] == chat_tokenizer.eos_token_id
     assert _decode(chat_tokenizer, ex["labels"][len(src):-1]) == "#Person1#은 예약을 한다"
 
@@ -248,12 +246,12 @@ def test_pad_token_is_made_distinct_from_eos(toy_tokenizer):
     spec = load_model("tiny-llama")
     tok = copy.deepcopy(toy_tokenizer)
     tok.pad_token = tok.eos_token  # the usual `pad = eos` of decoder-only checkpoints
-    models.prepare_tokenizer(tok, spec)
+    prepare_tokenizer(tok, spec)
     assert tok.pad_token_id != tok.eos_token_id and tok.pad_token == tok.unk_token and tok.padding_side == "right"
     tok = copy.deepcopy(toy_tokenizer)
     tok.pad_token, tok.unk_token = tok.eos_token, None
     before = len(tok)
-    models.prepare_tokenizer(tok, spec)
+    prepare_tokenizer(tok, spec)
     assert tok.pad_token == "<pad>" and len(tok) == before  # an existing pad-like token, no resize needed
 
 
@@ -270,3 +268,106 @@ def test_generation_config_never_samples_and_stops_at_every_end_token(toy_tokeni
     assert config.eos_token_id == [toy_tokenizer.eos_token_id, 7] and config.pad_token_id == toy_tokenizer.pad_token_id
     assert FakeModel.generation_config.do_sample is True  # the model's own config is left alone
     config.validate(strict=True)  # no "flag is set but do_sample is False" leftovers
+
+
+# ------------------------------------------------------------------------------ no silent CPU fallback
+CPU_BUILD_NO_DRIVER = device.CudaFacts(available=False, torch_version="2.13.0+cpu", torch_cuda=None, driver=None)
+
+
+@pytest.mark.parametrize("facts, cause", [
+    (CPU_BUILD_NO_DRIVER, "no NVIDIA driver on this machine, and torch 2.13.0+cpu is a CPU-only build"),
+    (device.CudaFacts(False, "2.13.0+cpu", None, "550.54.14"), "torch 2.13.0+cpu is a CPU-only build (NVIDIA driver "
+                                                               "550.54.14 is present)"),
+    (device.CudaFacts(False, "2.13.0", "13.0", None), "no NVIDIA driver on this machine (torch 2.13.0 is built for "
+                                                      "CUDA 13.0)"),
+    (device.CudaFacts(False, "2.13.0", "13.0", "550.54.14"), "torch 2.13.0 is built for CUDA 13.0, newer than NVIDIA "
+                                                             "driver 550.54.14 runs (CUDA 13 needs driver 580 or newer)"),
+    (device.CudaFacts(False, "2.13.0+cu128", "12.8", "570.86.10"), "torch sees no GPU (check nvidia-smi and "
+                                                                   "CUDA_VISIBLE_DEVICES)"),
+])
+def test_a_gpu_model_refuses_to_load_without_cuda_naming_the_cause(facts, cause):
+    spec = load_model("llama-3.2-korean-3b")
+    with pytest.raises(ConfigError) as caught:
+        device.require_cuda(spec, facts)
+    line = str(caught.value)
+    assert "\n" not in line and cause in line
+    assert line.startswith("model 'llama-3.2-korean-3b' asks for 1 GPU (resources.gpus in ")
+    assert line.endswith("To train on the CPU on purpose: --set resources.gpus=0")
+    device.require_cuda(load_model("llama-3.2-korean-3b", overrides=["resources.gpus=0"]), facts)  # on purpose: fine
+    device.require_cuda(spec, device.CudaFacts(True, "2.13.0+cu128", "12.8", "570.86.10"))
+
+
+def test_load_refuses_before_reading_any_weights(monkeypatch):
+    monkeypatch.setattr(device, "cuda_facts", lambda: CPU_BUILD_NO_DRIVER)
+    monkeypatch.setattr(models, "_auto_class", lambda spec: pytest.fail("weights were loaded"))
+    with pytest.raises(ConfigError, match="CUDA is unavailable: no NVIDIA driver"):
+        models.load_pretrained(load_model("qwen3-4b"))
+
+
+def test_sumbench_train_of_a_gpu_yaml_on_this_cpu_is_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    from sumbench.data.split import write_folds
+    from sumbench.data.synth import write_corpus
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    write_corpus(tmp_path / "src", n=12, seed=1, dev_n=2)
+    write_folds(tmp_path / "src/train.csv", tmp_path / "src/dev.csv", k=2, seed=0, out_dir=tmp_path / "folds")
+    proc = subprocess.run([sys.executable, "-m", "sumbench.cli", "train", "--model", "llama-3.2-korean-3b",
+                           "--batch-size", "4", "--grad-accum", "1", "--fold", "0", "--data", str(tmp_path / "folds"),
+                           "--out", str(tmp_path / "cell")], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stderr.startswith("sumbench: model 'llama-3.2-korean-3b' asks for 1 GPU")
+    assert "--set resources.gpus=0" in proc.stderr and not (tmp_path / "cell" / "metrics.json").exists()
+
+
+def test_bf16_only_with_native_support(monkeypatch):
+    """Turing says True to is_bf16_supported() through emulation; dtype auto must then be fp16 with loss scaling."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: including_emulation)
+    assert device.cuda_state() == (True, False)
+    spec = load_model("tiny-llama", overrides=["dtype=auto"])
+    assert precision_and_memory_args(spec) == {"bf16": False, "fp16": True}
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: True)  # Ampere and newer
+    assert device.cuda_state() == (True, True) and precision_and_memory_args(spec)["bf16"] is True
+
+
+def test_environment_records_the_cuda_build_driver_and_gpu(tmp_path, monkeypatch):
+    from sumbench import environment
+
+    proc_version = tmp_path / "version"
+    proc_version.write_text("NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  560.35.03  Release Build  "
+                            "(dvs-builder@U16)  Fri Aug 16 21:42:42 UTC 2024\nGCC version:  gcc 12\n")
+    assert environment.nvidia_driver(proc_version, smi=None) == ("560.35.03", None)
+    assert environment.nvidia_driver(tmp_path / "absent", smi=None) == (None, None)
+    fake_smi = tmp_path / "nvidia-smi"
+    fake_smi.write_text("#!/bin/sh\necho '550.54.14, NVIDIA A100-SXM4-80GB'\n")
+    fake_smi.chmod(0o755)
+    assert environment.nvidia_driver(tmp_path / "absent", smi=str(fake_smi)) == ("550.54.14", "NVIDIA A100-SXM4-80GB")
+    if torch.cuda.is_available():
+        return  # capture then reads the real GPU
+    monkeypatch.setattr(environment, "nvidia_driver", lambda: ("550.54.14", "NVIDIA A100-SXM4-80GB"))
+    env = environment.capture({}, seed=1)
+    assert env["cuda"] == torch.version.cuda and env["driver"] == "550.54.14"
+    assert env["gpu_name"] == "NVIDIA A100-SXM4-80GB" and env["device"] == "cpu"
+
+
+# ------------------------------------------------------------------------------------- multi-GPU LoRA
+@pytest.mark.parametrize("overrides, expected", [
+    ([], False),  # LoRA: every adapter runs in every forward, DDP need not search for unused parameters
+    (["lora.modules_to_save=[lm_head]"], None),  # a module copy the forward may skip: transformers' default
+    (["finetune=full"], None),
+])
+def test_ddp_skips_the_unused_parameter_search_for_plain_lora(toy_tokenizer, tmp_path, overrides, expected):
+    from sumbench.training.models import apply_finetune, build_tiny
+    from sumbench.training.trainer import make_trainer
+
+    spec = load_model("tiny-llama", overrides=overrides)
+    feat = Featurizer.for_spec(toy_tokenizer, spec)
+    trainer = make_trainer(apply_finetune(build_tiny(spec, toy_tokenizer), spec), toy_tokenizer, spec,
+                           [feat.train_example(d, s) for d, s in toy_pairs(4)], batch_size=2, grad_accum=1,
+                           max_steps=1, out=tmp_path)
+    assert trainer.args.ddp_find_unused_parameters is expected
+    assert trainer.args.prediction_loss_only  # evaluation never gathers full logits

@@ -353,7 +353,8 @@ def test_on_a_gpu_qlora_loads_in_bf16_with_flash_attention_on_this_process_devic
             seen.update(kwargs)
             raise OSError("stop here")
 
-    monkeypatch.setattr(models, "cuda_state", lambda: (True, True))
+    monkeypatch.setattr(models.device, "cuda_state", lambda: (True, True))
+    monkeypatch.setattr(models.device, "require_cuda", lambda spec: None)
     monkeypatch.setattr(models, "module_available", lambda name: True)
     monkeypatch.setattr(models, "_auto_class", lambda spec: Capture)
     monkeypatch.setenv("LOCAL_RANK", "1")

@@ -49,19 +49,30 @@ def first_step(spec: ModelSpec, model_factory, tokenizer, pairs: Sequence[tuple[
     return m.rows[0].loss, m.rows[0].grad_norm
 
 
-def check_grad_accum(spec: ModelSpec, model_factory, tokenizer, pairs, effective_batch: int = 8) -> Check:
+def ga_equivalence(spec: ModelSpec, model_factory, tokenizer, pairs, effective_batch: int = 8):
+    """One optimizer step as bs E/ga1, E/2 x 2 and E/4 x 4 on the same examples, dropout off: the pre-clip
+    gradient norms must agree within GA_TOLERANCE (a :class:`sumbench.records.GaCheck`)."""
+    from sumbench.records import GaCheck, split_label
+
     splits = [(effective_batch // ga, ga) for ga in (1, 2, 4) if effective_batch % ga == 0]
     norms = {split: first_step(spec, model_factory, tokenizer, pairs, *split)[1] for split in splits}
     base = norms[splits[0]]
     worst = max(norms, key=lambda k: abs(norms[k] / base - 1))
     ratio = norms[worst] / base
     detail = ", ".join(f"bs{b}/ga{g} {n:.4g}" for (b, g), n in norms.items())
+    labelled = {split_label(b, g): n for (b, g), n in norms.items()}
     if abs(ratio - 1) <= GA_TOLERANCE:
-        return Check("gradient accumulation", "pass", f"same gradient for every split of batch {effective_batch}: {detail}")
-    return Check("gradient accumulation", "fail",
-                 f"bs{worst[0]}/ga{worst[1]} gives x{ratio:.2f} the gradient norm of bs{splits[0][0]}/ga1 ({detail}); "
-                 f"loss scaling under gradient accumulation is wrong (training.loss_normalization="
-                 f"{spec.training.loss_normalization})")
+        return GaCheck(status="pass", effective_batch=effective_batch, grad_norms=labelled, tolerance=GA_TOLERANCE,
+                       detail=f"same gradient for every split of batch {effective_batch}: {detail}")
+    return GaCheck(status="fail", effective_batch=effective_batch, grad_norms=labelled, tolerance=GA_TOLERANCE,
+                   detail=f"bs{worst[0]}/ga{worst[1]} gives x{ratio:.2f} the gradient norm of bs{splits[0][0]}/ga1 "
+                          f"({detail}); loss scaling under gradient accumulation is wrong "
+                          f"(training.loss_normalization={spec.training.loss_normalization})")
+
+
+def check_grad_accum(spec: ModelSpec, model_factory, tokenizer, pairs, effective_batch: int = 8) -> Check:
+    result = ga_equivalence(spec, model_factory, tokenizer, pairs, effective_batch)
+    return Check("gradient accumulation", result.status, result.detail)
 
 
 def check_pad_token(tokenizer) -> Check:
@@ -113,7 +124,7 @@ def check_truncation(spec: ModelSpec, tokenizer, pairs) -> Check:
 
 def check_dtype(spec: ModelSpec, *, cuda_available: bool, bf16_supported: bool) -> Check:
     from sumbench.errors import ConfigError
-    from sumbench.training.models import resolve_precision
+    from sumbench.training.device import resolve_precision
 
     device = "cuda" if cuda_available else "cpu"
     try:
@@ -126,31 +137,91 @@ def check_dtype(spec: ModelSpec, *, cuda_available: bool, bf16_supported: bool) 
     return Check("dtype", "pass", f"dtype {spec.dtype} -> {name} compute on {device}")
 
 
-def run_doctor(spec: ModelSpec, data_csv: str | None = None) -> list[Check]:
-    """All checks for one model, on ``data_csv`` (default: a synthetic corpus)."""
-    import torch
+def check_device(spec: ModelSpec, facts=None) -> Check:
+    from sumbench.errors import ConfigError
+    from sumbench.training.device import cuda_facts, require_cuda
 
+    facts = facts or cuda_facts()
+    try:
+        require_cuda(spec, facts)
+    except ConfigError as exc:
+        return Check("device", "fail", str(exc))
+    wanted = f"{spec.resources.gpus} GPU(s) asked for" if spec.resources.gpus else "resources.gpus 0 (runs anywhere)"
+    return Check("device", "pass", f"{wanted}; trains on {'cuda' if facts.available else 'cpu'}; torch CUDA build "
+                                   f"{facts.torch_cuda or 'none'}, NVIDIA driver {facts.driver or 'none'}")
+
+
+def check_tokenizer_round_trip(spec: ModelSpec, tokenizer, where: str) -> Check:
+    from sumbench.training.tokenizer import ROUND_TRIP_PROBE, round_trip_problem
+
+    problem = round_trip_problem(tokenizer, spec, where)
+    if problem:
+        return Check("korean round trip", "fail", problem)
+    return Check("korean round trip", "pass", f"{ROUND_TRIP_PROBE!r} encodes and decodes back intact "
+                                              f"({type(tokenizer).__name__})")
+
+
+def check_generation(spec: ModelSpec, tokenizer) -> Check:
+    """Warn about decoding settings that stop a summary from copying the speaker tags it must name."""
+    from sumbench.training.tokenizer import SPEAKER_TAGS
+
+    g = spec.generation
+    longest = max(len(tokenizer(tag, add_special_tokens=False)["input_ids"]) for tag in SPEAKER_TAGS)
+    problems = []
+    if g.no_repeat_ngram_size and g.no_repeat_ngram_size <= longest:
+        problems.append(f"no_repeat_ngram_size {g.no_repeat_ngram_size} forbids naming a speaker twice "
+                        f"(a tag is {longest} tokens here)")
+    if g.repetition_penalty != 1.0:
+        problems.append(f"repetition_penalty {g.repetition_penalty} penalizes every token already in the "
+                        f"{'prompt and ' if spec.kind == 'causal' else ''}summary, the speaker tags and names it "
+                        f"must copy included")
+    if problems:
+        return Check("generation", "warn", "; ".join(problems) + " (1.0 and 0 turn them off)")
+    return Check("generation", "pass", f"beam {g.num_beams}; nothing blocks or penalizes repeating a speaker tag "
+                                       f"({longest} token{'s' if longest > 1 else ''} at most here)")
+
+
+def run_doctor(spec: ModelSpec, data_csv: str | None = None) -> list[Check]:
+    """All checks for one model, on ``data_csv`` (default: a synthetic corpus). A model that cannot run on this
+    device gets the device check only: nothing else can load."""
     from sumbench.data.corpus import load_csv
     from sumbench.data.synth import synthesize
+    from sumbench.training.device import cuda_state
+    from sumbench.training.models import missing_weights
+    from sumbench.training.tokenizer import load_tokenizer
 
+    device = check_device(spec)
+    if device.status == "fail":
+        return [device]
+    if not spec.is_tiny:  # a tokenizer that loses Korean is shown as a check, before loading any weights
+        try:
+            tokenizer = load_tokenizer(spec.pretrained, spec, check=False)
+        except (OSError, ValueError) as exc:
+            raise missing_weights(spec, spec.pretrained, exc) from None
+        korean = check_tokenizer_round_trip(spec, tokenizer, spec.pretrained)
+        if korean.status == "fail":
+            return [device, korean]
     examples = load_csv(data_csv)[:DOCTOR_EXAMPLES] if data_csv else synthesize(DOCTOR_EXAMPLES, seed=11)
     pairs = [(e.dialogue, e.summary) for e in examples]
     model_factory, tokenizer = model_source(spec, pairs)
-    cuda = torch.cuda.is_available()
+    cuda, bf16 = cuda_state()
     return [
+        device,
+        check_tokenizer_round_trip(spec, tokenizer, spec.pretrained or "the twin's trained tokenizer"),
         check_grad_accum(spec, model_factory, tokenizer, pairs),
         check_pad_token(tokenizer),
         check_padding_side(tokenizer),
         check_chat_template(spec, tokenizer),
         check_truncation(spec, tokenizer, pairs),
-        check_dtype(spec, cuda_available=cuda, bf16_supported=cuda and torch.cuda.is_bf16_supported()),
+        check_generation(spec, tokenizer),
+        check_dtype(spec, cuda_available=cuda, bf16_supported=bf16),
     ]
 
 
 def model_source(spec: ModelSpec, pairs):
     """(factory of fresh models, tokenizer): a tiny twin built from config, or the pretrained weights."""
-    from sumbench.training.models import apply_finetune, build_tiny, load_for_training, prepare_tokenizer
-    from sumbench.training.tokenizer import cached_tokenizer
+    from sumbench.training.models import apply_finetune, build_tiny, load_for_training
+    from sumbench.training.tokenizer import cached_tokenizer, prepare_tokenizer
 
     if spec.is_tiny:
         tokenizer = prepare_tokenizer(cached_tokenizer([d + "\n" + s for d, s in pairs], spec.tiny.vocab_size), spec)

@@ -8,6 +8,9 @@ turned into a :class:`ModelSpec`. Defaults live here, in the dataclasses, not in
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import functools
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,6 +77,7 @@ class TrainingSpec:
     gradient_checkpointing: bool = False  # always non-reentrant (use_reentrant=False)
     seed: int = 42
     loss_normalization: str = "step_tokens"
+    logits: str = "summary"  # causal models: the LM head only at summary positions; full = at every position
     early_stopping_patience: int | None = None  # evaluations without improvement before stopping
     early_stopping_threshold: float = 0.0
     eval_steps: int = 50
@@ -100,14 +104,14 @@ class GenerationSpec:
     num_beams: int = 4
     max_new_tokens: int = 64
     length_penalty: float = 1.0
-    no_repeat_ngram_size: int = 0
-    repetition_penalty: float = 1.0
+    no_repeat_ngram_size: int = 0  # off: #Person1# is several real tokens, and a summary names speakers twice
+    repetition_penalty: float = 1.0  # off: it penalizes the speaker tags and names a summary copies from the prompt
     batch_size: int = 16
 
 
 @dataclass(frozen=True)
 class ResourceSpec:
-    gpus: int = 1
+    gpus: int = 1  # > 0: loading refuses to fall back to the CPU where CUDA is unavailable
     mem_mb: int = 32000
     runtime: int = 240
 
@@ -123,6 +127,7 @@ class ModelSpec:
     source_file: str
     pretrained: str | None = None
     trust_remote_code: bool = False
+    tokenizer_class: str | None = None  # None = AutoTokenizer's choice
     tiny: TinySpec | None = None
     finetune: str = "full"
     lora: LoraSpec = field(default_factory=LoraSpec)
@@ -143,10 +148,7 @@ class ModelSpec:
         where = f"{self.source_file}"
         if self.pretrained is None and self.tiny is None:
             raise ConfigError(f"{where}: set `pretrained` (hub id or directory) or `tiny` (a twin built from config)")
-        if self.kind == "seq2seq" and self.architecture != "bart":
-            raise ConfigError(f"{where}: kind seq2seq needs architecture bart, got {self.architecture!r}")
-        if self.kind == "causal" and self.architecture == "bart":
-            raise ConfigError(f"{where}: architecture bart is seq2seq, not causal")
+        check_architecture(self.architecture, self.kind, where, custom_code=self.trust_remote_code)
         if self.kind == "causal" and "{dialogue}" not in self.prompt:
             raise ConfigError(f"{where}: key prompt must contain {{dialogue}}")
         q = self.quantization
@@ -166,6 +168,60 @@ class ModelSpec:
     @property
     def is_tiny(self) -> bool:
         return self.pretrained is None
+
+
+@functools.cache
+def model_types() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """transformers' own registries: (every model type, causal LM types, seq2seq LM types).
+
+    A type in both LM registries (BART, mBART, Pegasus... also have a decoder-only ``ForCausalLM``) counts as seq2seq.
+    Reading them imports torch (~2.5 s), so they are kept per transformers version in the sumbench cache, and a
+    workflow's start or ``sumbench images list`` reads a small JSON file instead.
+    """
+    from importlib import metadata
+
+    cache = Path(os.environ.get("SUMBENCH_CACHE", Path.home() / ".cache" / "sumbench"))
+    path = cache / f"model-types-transformers-{metadata.version('transformers')}.json"
+    try:
+        known, causal, seq2seq = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+        from transformers.models.auto.modeling_auto import (
+            MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+            MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES,
+        )
+
+        seq2seq = sorted(MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES)
+        known, causal = sorted(CONFIG_MAPPING_NAMES), sorted(set(MODEL_FOR_CAUSAL_LM_MAPPING_NAMES) - set(seq2seq))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+            tmp.write_text(json.dumps([known, causal, seq2seq]), encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError:  # a read-only cache: read the registries again next time
+            pass
+    return frozenset(known), frozenset(causal), frozenset(seq2seq)
+
+
+def check_architecture(architecture: str, kind: str, where: str, *, custom_code: bool = False) -> None:
+    """``architecture`` must be a transformers model type of ``kind``; one line naming what it is otherwise.
+
+    With ``trust_remote_code`` a type transformers does not know is the checkpoint's own code, and is let through.
+    """
+    known, causal, seq2seq = model_types()
+    if architecture not in known:
+        if custom_code:
+            return
+        close = difflib.get_close_matches(architecture, sorted(known), n=3)
+        raise ConfigError(f"{where}: key 'architecture': {architecture!r} is not a transformers model type"
+                          + (f" (did you mean {', '.join(close)}?)" if close else "")
+                          + "; it is the model_type in the checkpoint's config.json")
+    actual = "causal" if architecture in causal else "seq2seq" if architecture in seq2seq else None
+    if actual is None:
+        raise ConfigError(f"{where}: architecture {architecture} has no causal or seq2seq language-model head in "
+                          f"transformers (AutoModelForCausalLM / AutoModelForSeq2SeqLM); it cannot summarize")
+    if actual != kind:
+        raise ConfigError(f"{where}: architecture {architecture} is {actual}, not {kind} (set kind: {actual})")
 
 
 _NESTED = {"tiny": TinySpec, "lora": LoraSpec, "quantization": QuantizationSpec, "training": TrainingSpec,

@@ -4,9 +4,9 @@ seq2seq: encoder input ``<s> dialogue </s>``; labels ``summary </s>``.
 causal:  ``prompt(dialogue) summary EOS``; labels are -100 over the prompt, so the loss is on the summary
 and its EOS only. The prompt is the tokenizer's chat template when it has one (one user message holding the
 instruction and the dialogue, then the template's generation prompt, e.g. ``<|im_start|>assistant``), else
-``BOS? prompt`` as plain text. Dialogues are truncated *inside* the prompt, so the instruction, the template's
-tags and the summary survive. Padding is left to the collator (dynamic padding per batch, on the right);
-generation pads on the left.
+``prompt`` as plain text; either way it starts with the tokenizer's BOS (when it has one) exactly once.
+Dialogues are truncated *inside* the prompt, so the instruction, the template's tags and the summary survive.
+Padding is left to the collator (dynamic padding per batch, on the right); generation pads on the left.
 """
 
 from __future__ import annotations
@@ -72,13 +72,14 @@ class Featurizer:
         self.tokenizer, self.kind = tokenizer, kind
         self.source_len, self.target_len = source_len, target_len
         self.chat = kind == "causal" and uses_chat_template(tokenizer, prompt_format)
-        if self.chat:  # the template brings its own BOS and role tags
+        if self.chat:  # the template's role tags around the dialogue
             head, tail = chat_prompt_parts(tokenizer, prompt, chat_template_kwargs)
-            self.bos: list[int] = []
         else:
             head, _, tail = prompt.partition("{dialogue}")
-            self.bos = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
         self.prompt_head, self.prompt_tail = _ids(tokenizer, head), _ids(tokenizer, tail)
+        # BOS exactly once: Llama 3's template writes it, SOLAR's does not, a plain prompt never does
+        bos = tokenizer.bos_token_id
+        self.bos: list[int] = [bos] if bos is not None and self.prompt_head[:1] != [bos] else []
         self.room = source_len - len(self.bos) - len(self.prompt_head) - len(self.prompt_tail)  # dialogue tokens
         if kind == "causal" and self.room < 1:
             raise ConfigError(f"key 'lengths.source' ({source_len} tokens) leaves no room for the dialogue: the "

@@ -2,15 +2,15 @@
 
 Two sources, one code path after loading:
 - ``pretrained:`` a hub id or a local directory -> ``from_pretrained`` (a missing download is one clear line);
-- a tiny twin -> the architecture's config class with ``spec.tiny.config``, random init, and a tokenizer
-  trained on the corpus. The warm start saves it with ``save_pretrained``, and the grid then loads it
-  through the ``pretrained`` path like any hub model.
+- a tiny twin -> ``AutoConfig.for_model(architecture, **tiny.config)``, random init, and a tokenizer trained on the
+  corpus. Any transformers model type of the YAML's kind works; the warm start saves the twin with
+  ``save_pretrained``, and the grid then loads it through the ``pretrained`` path like any hub model.
 
 On that path the YAML's fine-tuning settings apply, in the names of transformers / peft / bitsandbytes:
-``dtype`` (resolved per device by :func:`resolve_precision`), ``attn_implementation``, ``quantization``
-(a ``BitsAndBytesConfig``; 4-bit + LoRA = QLoRA via ``prepare_model_for_kbit_training``) and ``lora``
-(checked against the model's own linear modules and layer count). Every trainable parameter is fp32.
-GPU-only decisions take ``cuda_available`` / ``bf16_supported`` booleans so that tests reach them on a CPU.
+``dtype`` and ``attn_implementation`` (resolved per device by :mod:`sumbench.training.device`, which also refuses
+a GPU model where CUDA is unavailable), ``quantization`` (a ``BitsAndBytesConfig``; 4-bit + LoRA = QLoRA via
+``prepare_model_for_kbit_training``) and ``lora`` (checked against the model's own linear modules and layer count).
+Every trainable parameter is fp32. The tokenizer must keep Korean intact (:mod:`sumbench.training.tokenizer`).
 """
 
 from __future__ import annotations
@@ -19,20 +19,16 @@ import importlib.util
 import logging
 import os
 import re
-import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sumbench.config.model import ModelSpec
 from sumbench.errors import ConfigError
+from sumbench.training import device
+from sumbench.training.device import Precision
 
-CONFIG_CLASSES = {"bart": "BartConfig", "llama": "LlamaConfig", "qwen3": "Qwen3Config", "gpt_neox": "GPTNeoXConfig"}
 DROPOUT_KEYS = ("dropout", "attention_dropout", "activation_dropout", "hidden_dropout", "attention_probs_dropout_prob",
                 "classifier_dropout")
-# Existing vocabulary entries that can serve as a pad token distinct from EOS (before adding a new one).
-PAD_CANDIDATES = ("<pad>", "<|pad|>", "<|finetune_right_pad_id|>", "<|endoftext|>", "[PAD]")
-NEW_PAD_TOKEN = "<|sumbench_pad|>"
 # bitsandbytes logs at import, on CPUs with AVX512-BF16, that its optional packed-weight inference kernel is
 # missing. sumbench never uses that path (see disable_cpu_weight_packing), so the line is noise in every log.
 logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
@@ -41,98 +37,6 @@ logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
 def module_available(name: str) -> bool:
     """Whether ``import name`` would work (a seam: tests fake missing or present packages)."""
     return importlib.util.find_spec(name) is not None
-
-
-def cuda_state() -> tuple[bool, bool]:
-    """(CUDA available, bf16 supported on it)."""
-    import torch
-
-    cuda = torch.cuda.is_available()
-    return cuda, cuda and torch.cuda.is_bf16_supported()
-
-
-# ----------------------------------------------------------------------------------------- precision
-def resolve_dtype(name: str, *, cuda_available: bool, bf16_supported: bool):
-    """``auto`` = bf16 where the device supports it, else fp16 on CUDA, else fp32."""
-    import torch
-
-    if name == "auto":
-        if cuda_available and bf16_supported:
-            return torch.bfloat16
-        return torch.float16 if cuda_available else torch.float32
-    return getattr(torch, name)
-
-
-@dataclass(frozen=True)
-class Precision:
-    """How one model is loaded and trained.
-
-    ``compute``: the autocast / matmul dtype (the Trainer's bf16 / fp16 flag follows it; fp16 on CUDA brings
-    the GradScaler). ``weights``: the dtype ``from_pretrained`` loads non-quantized weights in: fp32 master
-    weights for full fine-tuning, the compute dtype for a frozen LoRA base. Trainable parameters are always
-    fp32 (see :func:`apply_finetune`), so the GradScaler never meets fp16 gradients.
-    ``quant_compute``: ``bnb_4bit_compute_dtype`` (None without quantization).
-    """
-
-    compute: Any
-    weights: Any
-    quant_compute: Any = None
-
-    @property
-    def bf16(self) -> bool:
-        import torch
-
-        return self.compute == torch.bfloat16
-
-    @property
-    def fp16(self) -> bool:
-        import torch
-
-        return self.compute == torch.float16
-
-
-def resolve_precision(spec: ModelSpec, *, cuda_available: bool, bf16_supported: bool) -> Precision:
-    """The :class:`Precision` of ``spec`` on a device (booleans, so GPU cases are testable on a CPU)."""
-    import torch
-
-    where = spec.source_file
-    if spec.dtype == "float16" and not cuda_available:
-        raise ConfigError(f"{where}: key 'dtype': float16 needs a CUDA device (fp16 training relies on loss "
-                          f"scaling); use bfloat16, float32 or auto on a CPU")
-    if spec.dtype == "bfloat16" and cuda_available and not bf16_supported:
-        raise ConfigError(f"{where}: key 'dtype': this GPU does not support bfloat16; use auto (fp16 with loss "
-                          f"scaling) or float32")
-    compute = resolve_dtype(spec.dtype, cuda_available=cuda_available, bf16_supported=bf16_supported)
-    weights = torch.float32 if spec.finetune == "full" else compute
-    quant = None
-    if spec.quantization.enabled:
-        q = spec.quantization.compute_dtype
-        quant = compute if q == "auto" else getattr(torch, q)
-    return Precision(compute=compute, weights=weights, quant_compute=quant)
-
-
-def device_precision(spec: ModelSpec) -> Precision:
-    cuda, bf16 = cuda_state()
-    return resolve_precision(spec, cuda_available=cuda, bf16_supported=bf16)
-
-
-# ----------------------------------------------------------------------------------------- attention
-def resolve_attn_implementation(spec: ModelSpec, *, cuda_available: bool, flash_attn_available: bool) -> str:
-    """``sdpa`` by default; ``flash_attention_2`` only with CUDA and the flash-attn package.
-
-    Asked for on a CPU: a ConfigError. On a GPU without the package: sdpa, with one warning.
-    """
-    requested = spec.attn_implementation
-    if requested != "flash_attention_2":
-        return requested
-    if not cuda_available:
-        raise ConfigError(f"{spec.source_file}: key 'attn_implementation': flash_attention_2 needs a CUDA GPU; "
-                          f"use sdpa on a CPU")
-    if not flash_attn_available:
-        warnings.warn(f"{spec.name}: attn_implementation flash_attention_2 asked for but the flash-attn package is "
-                      f"not installed; using sdpa", stacklevel=2)
-        return "sdpa"
-    return requested
 
 
 # ------------------------------------------------------------------------------------- quantization
@@ -181,23 +85,26 @@ def _auto_class(spec: ModelSpec):
 
 
 def build_tiny(spec: ModelSpec, tokenizer) -> Any:
-    """A randomly initialised twin of ``spec.architecture`` sized by ``spec.tiny.config``."""
-    import transformers
+    """A randomly initialised twin of ``spec.architecture`` (any transformers model type) sized by ``spec.tiny.config``.
+
+    The token ids come from the tokenizer; an encoder-decoder starts decoding at EOS and is forced to end with it,
+    as BART checkpoints are configured.
+    """
+    from transformers import AutoConfig
 
     assert spec.tiny is not None
-    config_cls = getattr(transformers, CONFIG_CLASSES[spec.architecture])
     ids = dict(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
                eos_token_id=tokenizer.eos_token_id)
-    if spec.architecture == "bart":
+    if spec.kind == "seq2seq":
         ids.update(decoder_start_token_id=tokenizer.eos_token_id, forced_eos_token_id=tokenizer.eos_token_id)
     try:
-        config = config_cls(**{**spec.tiny.config, **ids})
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{spec.source_file}: key 'tiny.config': {exc}") from None
-    return _auto_class(spec).from_config(config)
+        return _auto_class(spec).from_config(AutoConfig.for_model(spec.architecture, **{**spec.tiny.config, **ids}))
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ConfigError(f"{spec.source_file}: key 'tiny.config': no {spec.architecture} model can be built from it "
+                          f"({type(exc).__name__}: {exc})".splitlines()[0]) from None
 
 
-def _missing_weights(spec: ModelSpec, where: str, exc: Exception) -> ConfigError:
+def missing_weights(spec: ModelSpec, where: str, exc: Exception) -> ConfigError:
     if Path(where).expanduser().is_dir():
         hint = f"the directory {where} has no loadable model ({type(exc).__name__}); save one there with save_pretrained"
     else:
@@ -209,10 +116,11 @@ def _missing_weights(spec: ModelSpec, where: str, exc: Exception) -> ConfigError
 def load_pretrained(spec: ModelSpec, path: str | None = None) -> tuple[Any, Any]:
     """``from_pretrained`` for the model and tokenizer at ``path`` (default ``spec.pretrained``).
 
-    Dtype, attention kernel and quantization follow the YAML (resolved for this device). Tiny twins come
+    A model that asks for GPUs refuses to load without CUDA (one line with the cause). Dtype, attention kernel and
+    quantization follow the YAML (resolved for this device). The tokenizer must round-trip Korean. Tiny twins come
     through here too: the warm start saved them in fp32, and 4-bit is applied while loading, as for a hub model.
     """
-    from transformers import AutoTokenizer
+    from sumbench.training.tokenizer import load_tokenizer
 
     where = path or spec.pretrained
     if where is None:
@@ -221,55 +129,34 @@ def load_pretrained(spec: ModelSpec, path: str | None = None) -> tuple[Any, Any]
     local = Path(where).expanduser()
     if where.startswith((".", "/", "~")) and not local.is_dir():
         raise ConfigError(f"model {spec.name!r}: pretrained directory {where} does not exist")
-    cuda, bf16 = cuda_state()
-    precision = resolve_precision(spec, cuda_available=cuda, bf16_supported=bf16)
+    device.require_cuda(spec)
+    cuda, bf16 = device.cuda_state()
+    precision = device.resolve_precision(spec, cuda_available=cuda, bf16_supported=bf16)
     check_optimizer(spec)
-    kwargs: dict[str, Any] = {"trust_remote_code": spec.trust_remote_code}
     model_kwargs: dict[str, Any] = {
-        "dtype": precision.weights,
-        "attn_implementation": resolve_attn_implementation(spec, cuda_available=cuda,
-                                                           flash_attn_available=module_available("flash_attn"))}
+        "dtype": precision.weights, "trust_remote_code": spec.trust_remote_code,
+        "attn_implementation": device.resolve_attn_implementation(
+            spec, cuda_available=cuda, flash_attn_available=module_available("flash_attn"))}
     quant = quantization_config(spec, precision)
     if quant is not None:  # bitsandbytes places the weights itself: this process's GPU, or the CPU
         model_kwargs.update(quantization_config=quant,
                             device_map={"": int(os.environ.get("LOCAL_RANK", "0"))} if cuda else "cpu")
     try:
-        tokenizer = AutoTokenizer.from_pretrained(where, **kwargs)
-        model = _auto_class(spec).from_pretrained(where, **model_kwargs, **kwargs)
+        tokenizer = load_tokenizer(where, spec)
+        model = _auto_class(spec).from_pretrained(where, **model_kwargs)
     except (OSError, ValueError) as exc:
-        raise _missing_weights(spec, where, exc) from None
+        raise missing_weights(spec, where, exc) from None
     if model.config.model_type != spec.architecture:
         raise ConfigError(f"{spec.source_file}: architecture is {spec.architecture!r} but {where} holds a "
                           f"{model.config.model_type!r} model")
     disable_cpu_weight_packing(model)
-    return model, prepare_tokenizer(tokenizer, spec)
+    return model, tokenizer
 
 
 def check_optimizer(spec: ModelSpec) -> None:
     if spec.training.optim.endswith("8bit") and not module_available("bitsandbytes"):
         raise ConfigError(f"{spec.source_file}: key 'training.optim': {spec.training.optim} needs the bitsandbytes "
                           f"package (pip install bitsandbytes)")
-
-
-def prepare_tokenizer(tokenizer, spec: ModelSpec):
-    """A pad token distinct from EOS, right padding for training.
-
-    A tokenizer without a pad token, or whose pad is its EOS, gets its UNK or an existing pad-like token
-    as pad, else a new ``<|sumbench_pad|>`` (the caller then resizes the embeddings). Labels are -100 at pad
-    positions anyway, so the distinction matters for the EOS at the end of each summary: it stays a target.
-    Generation pads on the left by hand (:func:`sumbench.evaluation.generate.generate`).
-    """
-    if tokenizer.pad_token is None or tokenizer.pad_token_id == tokenizer.eos_token_id:
-        vocab = tokenizer.get_vocab()
-        candidates = [tokenizer.unk_token, *PAD_CANDIDATES]
-        choice = next((t for t in candidates if t is not None and t in vocab and t != tokenizer.eos_token
-                       and vocab[t] != tokenizer.eos_token_id and t != tokenizer.bos_token), None)
-        if choice is not None:
-            tokenizer.pad_token = choice
-        else:
-            tokenizer.add_special_tokens({"pad_token": NEW_PAD_TOKEN})
-    tokenizer.padding_side = "right"
-    return tokenizer
 
 
 def set_dropout(model, value: float | None) -> None:
@@ -403,7 +290,7 @@ def precision_and_memory_args(spec: ModelSpec) -> dict[str, Any]:
     ``gradient_checkpointing[_kwargs]`` to ``activation_checkpointing[_kwargs]`` (the old names still mirror
     them); the YAML keeps the name users know.
     """
-    precision = device_precision(spec)
+    precision = device.device_precision(spec)
     args: dict[str, Any] = {"bf16": precision.bf16, "fp16": precision.fp16}
     if spec.training.gradient_checkpointing:
         args.update(activation_checkpointing=True, activation_checkpointing_kwargs={"use_reentrant": False})
