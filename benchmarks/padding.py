@@ -44,7 +44,7 @@ def run_mode(spec, tokenizer, features, mode: str, steps: int, batch_size: int, 
     trainer = make_trainer(model, tokenizer, dataclasses.replace(spec, dataloader=MODES[mode]), features,
                            batch_size=batch_size, grad_accum=1, max_steps=steps, out=workdir / mode, measurement=m)
     trainer.train()
-    return m.summary(WARMUP_STEPS, batch_size)
+    return m.summary(WARMUP_STEPS)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,24 +1,41 @@
-"""The Hugging Face Trainer as sumbench runs it: the token-mean loss, dynamic padding, length grouping by
-effective batch, and every micro-batch reported to :mod:`sumbench.training.measure`.
+"""The Hugging Face Trainer as sumbench runs it: the token-mean loss, summary-only logits, dynamic padding,
+length grouping by effective batch, and every micro-batch reported to :mod:`sumbench.training.measure`.
 
-Gradient accumulation is loss-equivalent for every model: :func:`token_mean_loss` sums the token losses
-of each micro-batch and divides by the number of target tokens in the whole optimizer step
-(``num_items_in_batch``). transformers 5.x instead trusts BART's own loss, a per-micro-batch mean, and
-skips the division by the accumulation steps, so with stock transformers BART's gradient grows with
-``grad_accum`` (about 4x at ``grad_accum`` 4; tests/test_grad_accum.py shows it).
+Gradient accumulation is loss-equivalent for every model: the loss sums the token losses of each micro-batch
+and divides by the number of target tokens in the whole optimizer step (``num_items_in_batch``). transformers 5.x
+instead trusts BART's own loss, a per-micro-batch mean, and skips the division by the accumulation steps, so with
+stock transformers BART's gradient grows with ``grad_accum`` (about 4x at ``grad_accum`` 4; tests/test_grad_accum.py
+shows it).
+
+Causal models compute logits only where the loss needs them (``training.logits: summary``): the model's forward
+runs with its output head swapped for an identity, so it returns the last hidden states; the positions whose
+(shifted) label is a summary token are selected, and only there the head and the fp32 cross-entropy run. Full
+logits cost batch x (prompt + summary) x vocabulary x ~13 bytes (fp32 logits, softmax, gradient): 17 GB for
+Llama 3's 128,256-token vocabulary at 16 x 640 tokens. Going through the model's own forward keeps peft, gradient
+checkpointing and DDP in charge as before.
 
 Imports torch and transformers lazily so that ``sumbench --help`` stays fast.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sumbench.config.model import ModelSpec, TrainingSpec
 
+IGNORE = -100
+LOGIT_CHUNK_BYTES = 256 * 2**20  # fp32 logits of one chunk of summary positions; more positions are split in chunks
+PROBE_TOKENS = 16  # tokens of the check that the head is a plain linear map of the last hidden states
+PROBE_SCALE = 64.0  # the head's output is scaled by it during that check, so a soft cap shows
+
 
 def token_mean_loss(shift: bool, label_smoothing: float = 0.0):
-    """Cross-entropy summed over target tokens / target tokens in the whole optimizer step.
+    """Cross-entropy summed over target tokens / target tokens in the whole optimizer step, from full logits.
 
     Passed to the Trainer as ``compute_loss_func``; the Trainer then counts ``num_items_in_batch`` over all
     micro-batches of the step and skips its own division by the accumulation steps, so the gradient of
@@ -31,11 +48,142 @@ def token_mean_loss(shift: bool, label_smoothing: float = 0.0):
         if shift:
             logits, labels = logits[..., :-1, :], labels[..., 1:]
         total = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), labels.reshape(-1).to(logits.device),
-                                ignore_index=-100, reduction="sum", label_smoothing=label_smoothing)
-        count = num_items_in_batch if num_items_in_batch is not None else labels.ne(-100).sum()
+                                ignore_index=IGNORE, reduction="sum", label_smoothing=label_smoothing)
+        count = num_items_in_batch if num_items_in_batch is not None else labels.ne(IGNORE).sum()
         return total / count
 
     return loss_fn
+
+
+# --------------------------------------------------------------------------------- summary-only logits
+@dataclass(frozen=True)
+class HeadSite:
+    """Where a causal LM's output head lives: ``getattr(parent, name) is head``."""
+
+    parent: Any
+    name: str
+    head: Any
+
+
+def head_site(model) -> HeadSite | None:
+    """The output head of a causal LM, through peft wrapping (None when the model has no separate head module)."""
+    lm = model.get_base_model() if hasattr(model, "get_base_model") else model
+    head = lm.get_output_embeddings() if hasattr(lm, "get_output_embeddings") else None
+    if head is None:
+        return None
+    for qualified, module in lm.named_modules():
+        if module is head and qualified:
+            parent, _, name = qualified.rpartition(".")
+            return HeadSite(lm.get_submodule(parent) if parent else lm, name, head)
+    return None
+
+
+@contextlib.contextmanager
+def head_bypassed(site: HeadSite):
+    """While inside, the model's forward returns its last hidden states as ``logits`` (the head is an identity)."""
+    import torch
+
+    setattr(site.parent, site.name, torch.nn.Identity())
+    try:
+        yield
+    finally:
+        setattr(site.parent, site.name, site.head)
+
+
+def head_is_plain(model, site: HeadSite, input_ids: list[int]) -> bool:
+    """Whether ``head(hidden states)`` gives the model's own logits (False for logit soft-capping or scaling).
+
+    The head's output is scaled by PROBE_SCALE meanwhile (a forward hook; the weights are not touched), so that even
+    a random twin's logits are large enough for a soft cap (30 * tanh(x / 30)) to show.
+    """
+    import torch
+
+    ids = torch.tensor([input_ids[:PROBE_TOKENS]], device=next(model.parameters()).device)
+    training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            hook = site.head.register_forward_hook(lambda module, args, out: out * PROBE_SCALE)
+            try:
+                full = model(input_ids=ids).logits.float()
+            finally:
+                hook.remove()
+            with head_bypassed(site):
+                ours = site.head(model(input_ids=ids).logits).float() * PROBE_SCALE
+    finally:
+        model.train(training)
+    return ours.shape == full.shape and bool((ours - full).abs().max() <= 1e-3 * (1 + full.abs().max()))
+
+
+def head_weight(head):
+    """The (vocabulary x hidden) weight the head multiplies by; through peft's ``modules_to_save`` wrapper, the
+    trained copy's. None when the head has no such weight."""
+    if hasattr(head, "modules_to_save") and getattr(head, "active_adapters", None):
+        head = head.modules_to_save[head.active_adapters[0]]
+    weight = getattr(head, "weight", None)
+    return weight if getattr(weight, "ndim", 0) == 2 else None
+
+
+def _summed_ce(head, hidden, targets, label_smoothing: float):
+    import torch.nn.functional as F
+
+    return F.cross_entropy(head(hidden).float(), targets, reduction="sum", label_smoothing=label_smoothing)
+
+
+def summed_cross_entropy(head, hidden, targets, label_smoothing: float = 0.0, chunk_bytes: int = LOGIT_CHUNK_BYTES):
+    """Σ cross-entropy of ``head(hidden)`` against ``targets`` (``hidden``: positions x hidden size).
+
+    Beyond ``chunk_bytes`` of fp32 logits the positions go in chunks, each recomputed in the backward pass
+    (activation checkpointing), so that only one chunk's logits, softmax and gradient exist at a time.
+    """
+    from torch.utils.checkpoint import checkpoint
+
+    weight = head_weight(head)
+    rows = max(1, chunk_bytes // (4 * weight.shape[0])) if weight is not None else hidden.size(0)
+    if hidden.size(0) <= rows:
+        return _summed_ce(head, hidden, targets, label_smoothing)
+    return sum(checkpoint(_summed_ce, head, hidden[i:i + rows], targets[i:i + rows], label_smoothing,
+                          use_reentrant=False) for i in range(0, hidden.size(0), rows))
+
+
+def summary_token_loss(head, label_smoothing: float = 0.0, chunk_bytes: int = LOGIT_CHUNK_BYTES):
+    """:func:`token_mean_loss` of a causal model, from its last hidden states (``outputs["logits"]`` while the head is
+    bypassed): the head runs only at positions whose shifted label is a summary token."""
+
+    def loss_fn(outputs, labels, num_items_in_batch=None):
+        hidden = outputs["logits"]
+        labels = labels[..., 1:].to(hidden.device)
+        keep = labels.ne(IGNORE)
+        total = summed_cross_entropy(head, hidden[:, :-1][keep], labels[keep], label_smoothing, chunk_bytes)
+        return total / (num_items_in_batch if num_items_in_batch is not None else keep.sum())
+
+    return loss_fn
+
+
+def ddp_find_unused_parameters(spec: ModelSpec) -> bool | None:
+    """False for LoRA without ``modules_to_save``: every adapter is used in every forward, and DDP can skip its
+    search for unused parameters each step. None leaves transformers' default (it searches unless checkpointing)."""
+    return False if spec.finetune == "lora" and not spec.lora.modules_to_save else None
+
+
+def summary_site(model, spec: ModelSpec, features: list[dict]) -> HeadSite | None:
+    """Where the summary-only loss applies the head, or None for the full-logits path (with a note when the YAML asked
+    for summary logits and the model cannot take them)."""
+    t = spec.training
+    if spec.kind != "causal" or t.logits != "summary" or t.loss_normalization != "step_tokens":
+        return None
+    site, reason = head_site(model), None
+    if site is None:
+        reason = "it has no separate output-head module"
+    elif int(os.environ.get("WORLD_SIZE", "1")) > 1 and ddp_find_unused_parameters(spec) is not False:
+        reason = "under DDP the head runs outside the forward, which DDP's search for unused parameters forbids"
+    elif features and not head_is_plain(model, site, features[0]["input_ids"]):
+        reason = "its logits are not a plain linear map of the last hidden states (logit soft-capping or scaling)"
+    if reason:
+        warnings.warn(f"{spec.name}: training.logits summary is not possible here ({reason}); computing the loss "
+                      f"from full logits", stacklevel=2)
+        return None
+    return site
 
 
 def set_threads(threads: int | None) -> None:
@@ -68,6 +216,8 @@ def make_trainer(model, tokenizer, spec: ModelSpec, train_features: list[dict], 
         weight_decay=t.weight_decay, warmup_steps=t.warmup_ratio, lr_scheduler_type=t.lr_scheduler_type,
         max_grad_norm=t.max_grad_norm, optim=t.optim, seed=t.seed, data_seed=t.seed,
         logging_strategy="steps", logging_steps=1, report_to=[], **early_stopping_args(t, eval_features),
+        prediction_loss_only=True,  # evaluation reads eval_loss only; never gather (batch x tokens x vocab) logits
+        ddp_find_unused_parameters=ddp_find_unused_parameters(spec),
         disable_tqdm=True, use_cpu=not torch.cuda.is_available(), remove_unused_columns=False,
         dataloader_num_workers=dl.num_workers, dataloader_pin_memory=dl.pin_memory and torch.cuda.is_available(),
         dataloader_prefetch_factor=dl.prefetch_factor, dataloader_persistent_workers=dl.persistent_workers,
@@ -76,11 +226,16 @@ def make_trainer(model, tokenizer, spec: ModelSpec, train_features: list[dict], 
     collator = PadCollator(tokenizer, model if spec.kind == "seq2seq" else None, causal=spec.kind == "causal",
                            pad_to=(spec.lengths.source, spec.lengths.target) if dl.pad_to_max_length else None)
     trainer_cls = _measured(Seq2SeqTrainer if spec.kind == "seq2seq" else Trainer)
+    site = summary_site(model, spec, train_features)
+    if t.loss_normalization != "step_tokens":
+        loss_func = None
+    elif site is not None:
+        loss_func = summary_token_loss(site.head, label_smoothing=t.label_smoothing)
+    else:
+        loss_func = token_mean_loss(shift=spec.kind == "causal", label_smoothing=t.label_smoothing)
     trainer = trainer_cls(model=model, args=args, train_dataset=train_features, eval_dataset=eval_features,
-                          data_collator=collator, processing_class=tokenizer,
-                          compute_loss_func=token_mean_loss(shift=spec.kind == "causal",
-                                                            label_smoothing=t.label_smoothing)
-                          if t.loss_normalization == "step_tokens" else None)
+                          data_collator=collator, processing_class=tokenizer, compute_loss_func=loss_func)
+    trainer.head_site = site
     trainer.remove_callback(PrinterCallback)  # per-step logs go to train_log.jsonl, not stdout
     if t.early_stopping_patience and eval_features:
         trainer.add_callback(EarlyStoppingCallback(t.early_stopping_patience, t.early_stopping_threshold))
@@ -108,6 +263,13 @@ def _measured(base):
     class SumbenchTrainer(base):
         measurement = None
         sampler = None  # an EffectiveBatchLengthSampler when length grouping is on
+        head_site = None  # a HeadSite: the summary-only loss (the forward returns hidden states)
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            bypass = head_bypassed(self.head_site) if self.head_site is not None else contextlib.nullcontext()
+            with bypass:
+                return super().compute_loss(model, inputs, return_outputs=return_outputs,
+                                            num_items_in_batch=num_items_in_batch)
 
         def _get_train_sampler(self, train_dataset=None):
             return self.sampler if self.sampler is not None else super()._get_train_sampler(train_dataset)
@@ -131,9 +293,9 @@ def _measured(base):
         def training_step(self, model, inputs, num_items_in_batch=None):
             if self.measurement is None:
                 return super().training_step(model, inputs, num_items_in_batch)
-            start = self.measurement.clock()
+            started = self.measurement.micro_begin()  # a CUDA event on a GPU: no host synchronization here
             loss = super().training_step(model, inputs, num_items_in_batch)
-            self.measurement.add_micro_batch(inputs, self.measurement.clock() - start)
+            self.measurement.micro_end(started, inputs)
             return loss
 
     return SumbenchTrainer
