@@ -10,6 +10,13 @@
 #                  Default: CUDA 12.8 runtime on Ubuntu 24.04 (Python 3.12) for GPU hosts.
 #   VARIANT        seq2seq = sumbench only; causal = + the [gpu] extra (bitsandbytes; flash-attn where the base has CUDA).
 #   TORCH_VERSION  the torch release (pyproject pins the same); a torch wheel in docker/extras/wheels/ wins over the index.
+#   TORCH_INDEX_URL  where a base with CUDA gets torch: the PyTorch index of the CUDA release the base carries, so torch
+#                  runs on the driver the base is meant for. Default: cu128, matching the default CUDA 12.8 base (driver
+#                  525+). PyPI's own Linux torch 2.13 is a CUDA 13 build that needs driver 580+, and on an older driver
+#                  torch.cuda.is_available() is False (sumbench then refuses a GPU model rather than train on the CPU).
+#                  Another base, e.g. nvidia/cuda:12.6.3-cudnn-runtime-ubuntu24.04: --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cu126
+#   TORCH_CPU_INDEX_URL  where a base without CUDA gets torch when docker/extras/wheels/ has no CPU wheel (the local
+#                  Debian test base uses the CPU wheel from there).
 #   GIT_SHA        the source's commit, recorded in every metrics.json made with this image (the CLI passes it).
 ARG BASE_IMAGE=nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04
 
@@ -26,6 +33,8 @@ RUN if ! python3 -c 'import sys, ensurepip, venv; assert sys.version_info >= (3,
 FROM python AS build
 ARG VARIANT=seq2seq
 ARG TORCH_VERSION=2.13.0
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cu128
+ARG TORCH_CPU_INDEX_URL=https://download.pytorch.org/whl/cpu
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_ROOT_USER_ACTION=ignore
 RUN python3 -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
@@ -36,12 +45,16 @@ RUN [ -s /tmp/extras/ca-bundle.crt ] || cp "$(python3 -m pip._vendor.certifi)" /
 ENV PIP_CERT=/tmp/extras/ca-bundle.crt
 
 # Torch first (the largest layer). A local wheel is used when it fits this Python, a CPU (+cpu) one only on a base
-# without CUDA; otherwise torch comes from the index (PyPI's Linux x86_64 torch is the CUDA build).
+# without CUDA; otherwise torch comes from TORCH_INDEX_URL (a CUDA base) or TORCH_CPU_INDEX_URL. The CUDA release
+# torch was built for is printed, so a build log shows what the image will need from the driver.
 RUN set -eu; \
     py=$(python3 -c 'import sys; print("cp%d%d" % sys.version_info[:2])'); \
     wheel=$(ls /tmp/extras/wheels/torch-"${TORCH_VERSION}"*-"$py"-*.whl 2>/dev/null | head -n 1 || true); \
     case "$wheel" in *+cpu*) [ ! -d /usr/local/cuda ] || wheel="" ;; esac; \
-    pip install "${wheel:-torch==${TORCH_VERSION}}"
+    if [ -n "$wheel" ]; then pip install "$wheel"; \
+    elif [ -d /usr/local/cuda ]; then pip install "torch==${TORCH_VERSION}" --index-url "${TORCH_INDEX_URL}"; \
+    else pip install "torch==${TORCH_VERSION}" --index-url "${TORCH_CPU_INDEX_URL}"; fi; \
+    python3 -c 'import torch; print("sumbench: torch", torch.__version__, "built for CUDA", torch.version.cuda)'
 
 # Then the dependencies listed in pyproject.toml (cached until it changes), then the source.
 COPY pyproject.toml /opt/sumbench/
@@ -79,12 +92,14 @@ LABEL org.opencontainers.image.title="sumbench-${VARIANT}" \
       org.opencontainers.image.description="sumbench job image: runs one grid cell (sumbench train ...)"
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /opt/sumbench /opt/sumbench
-# Caches are bind-mounted from the host at run time (sumbench images run); world-writable so any --user can use them.
+# Caches are the host's. Docker: `sumbench images run` bind-mounts them at /cache/... and sets HF_HOME and
+# SUMBENCH_CACHE to those mounts (world-writable mount points, so any --user can use them). Apptainer: the host's
+# HOME is bound and its environment passed, so the host's HF_HOME holds inside. No cache path is set in ENV here:
+# under Apptainer an image's ENV wins over the host's, and a baked HF_HOME would hide the host's Hugging Face cache.
 RUN useradd --create-home --shell /bin/bash sumbench \
     && mkdir -p /cache/huggingface /cache/sumbench && chmod 1777 /cache /cache/huggingface /cache/sumbench
 ENV PATH=/opt/venv/bin:$PATH VIRTUAL_ENV=/opt/venv \
-    HF_HOME=/cache/huggingface SUMBENCH_CACHE=/cache/sumbench TOKENIZERS_PARALLELISM=false SUMBENCH_VARIANT=${VARIANT} \
-    SUMBENCH_GIT_SHA=${GIT_SHA}
+    TOKENIZERS_PARALLELISM=false SUMBENCH_VARIANT=${VARIANT} SUMBENCH_GIT_SHA=${GIT_SHA}
 USER sumbench
 WORKDIR /home/sumbench
 ENTRYPOINT ["sumbench"]

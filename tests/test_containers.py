@@ -129,7 +129,9 @@ def test_job_launcher_host_docker_and_multi_gpu(tiny_bart):
     assert J.job_launcher(tiny_bart, "docker", "configs/models") == \
         "sumbench images run --model tiny-bart --models-dir configs/models -- sumbench"
     four = replace(tiny_bart, resources=replace(tiny_bart.resources, gpus=4))
-    assert J.job_launcher(four, "host") == "accelerate launch --multi_gpu --num_processes 4 --module sumbench.cli"
+    # the ranks of a multi-GPU job must not lease GPUs of their own: `sumbench lease` holds all 4 for them
+    assert J.job_launcher(four, "host") == \
+        "sumbench lease --gpus 4 -- accelerate launch --multi_gpu --num_processes 4 --module sumbench.cli"
     assert J.job_launcher(four, "docker").startswith("sumbench images run --model tiny-bart -- accelerate launch")
     with pytest.raises(J.SumbenchError, match="key 'runtime' must be one of host, docker, got 'podman'"):
         J.job_launcher(tiny_bart, "podman")
@@ -177,12 +179,22 @@ def test_plan_passes_hf_and_sumbench_settings_but_remaps_cache_paths(tiny_bart, 
 def test_plan_models_dir_is_passed_and_mounted_read_only_when_outside_the_workdir(tiny_bart, tmp_path):
     inside = plan_for(tiny_bart, tmp_path, models_dir=Path("configs/models"))
     assert inside.environment["SUMBENCH_MODELS_DIR"] == str((tmp_path / "work" / "configs" / "models").resolve())
-    assert len(inside.mounts) == 3
+    assert len(inside.mounts) == 4  # workdir, the two caches, the timed windows' lock folder
+    assert inside.environment["SUMBENCH_LOCK_DIR"] == inside.mounts[-1].target == inside.mounts[-1].source
     outside = plan_for(tiny_bart, tmp_path, models_dir=tmp_path / "elsewhere")
     assert J.Mount(str(tmp_path / "elsewhere"), str(tmp_path / "elsewhere"), read_only=True) in outside.mounts
 
 
-@pytest.mark.parametrize("wanted, host, expected, note", [(0, 2, 0, None), (1, 0, 0, "has none: running on the CPU"),
+def test_a_leased_gpu_is_the_one_the_container_gets_and_the_job_inside_trusts(tiny_bart, tmp_path):
+    spec = replace(tiny_bart, resources=replace(tiny_bart.resources, gpus=1))
+    plan = J.plan_run(spec, ["sumbench", "train"], workdir=tmp_path, environ={"HOME": str(tmp_path)}, uid=1, gid=1,
+                      host_gpus=4, gpu_ids=("GPU-cafe",))
+    request = J.container_kwargs(plan)["device_requests"][0]
+    assert request["DeviceIDs"] == ["GPU-cafe"] and request.get("Count") in (None, 0)
+    assert plan.environment["SUMBENCH_LEASED_GPUS"] == "GPU-cafe" and plan.gpus == 1
+
+
+@pytest.mark.parametrize("wanted, host, expected, note", [(0, 2, 0, None), (1, 0, 0, "has none; to run it on the CPU"),
                                                           (1, 2, 1, None), (4, 2, 2, "asks for 4 GPUs")])
 def test_plan_requests_gpus_only_when_the_model_wants_them_and_the_host_has_them(tiny_bart, tmp_path, wanted, host,
                                                                                  expected, note):
@@ -392,18 +404,19 @@ def test_every_full_grid_job_is_bound_to_its_models_image(repo):
                           timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     jobs = json.loads(proc.stdout.split("JOBS=", 1)[1])
-    train = [j for j in jobs if j["rule"] == "train"]
-    assert len(train) == 6 * 3 * 3 * 5 and {j["wildcards"]["model"] for j in train} == set(FULL_GRID)
-    for job in train:
+    # the profile jobs; the quality jobs follow from the plan (a checkpoint) and use the same container: function
+    profile = [j for j in jobs if j["rule"] == "profile"]
+    assert len(profile) == 6 and {j["wildcards"]["model"] for j in profile} == set(FULL_GRID)
+    for job in profile:
         spec = load_model(job["wildcards"]["model"], repo / "configs" / "models")
         assert job["container"] == spec.container, job
-    assert {j["container"] for j in train} == {"docker://sumbench/seq2seq:0.1.0", "docker://sumbench/causal:0.1.0"}
+    assert {j["container"] for j in profile} == {"docker://sumbench/seq2seq:0.1.0", "docker://sumbench/causal:0.1.0"}
 
 
 def resources_by_job(dry_run_output: str) -> list[tuple[str, dict[str, str]]]:
-    """(wildcards line, resources) of every train job in a `snakemake -n` listing."""
+    """(wildcards line, resources) of every profile job in a `snakemake -n` listing."""
     out = []
-    for block in dry_run_output.split("\nrule train:")[1:]:
+    for block in dry_run_output.split("\nrule profile:")[1:]:
         fields = dict(line.strip().split(": ", 1) for line in block.split("\nShell command")[0].splitlines()
                       if ": " in line)
         resources = dict(item.split("=", 1) for item in fields["resources"].split(", "))
@@ -417,9 +430,9 @@ def test_cluster_profile_dry_run_lists_every_full_grid_job_with_its_models_resou
     full_grid_data(repo)
     proc = snakemake(repo, "-n", "--forceall", "--profile", f"workflow/profiles/{profile}", *extra)
     assert proc.returncode == 0, proc.stderr[-2000:] + proc.stdout[-2000:]
-    assert job_counts(proc.stdout)["train"] == 270
+    assert job_counts(proc.stdout)["profile"] == 6
     jobs = resources_by_job(proc.stdout)
-    assert len(jobs) == 270
+    assert len(jobs) == 6
     for wildcards, resources in jobs:
         model = wildcards.split("model=")[1].split(",")[0]
         spec = load_model(model, repo / "configs" / "models")
@@ -429,15 +442,15 @@ def test_cluster_profile_dry_run_lists_every_full_grid_job_with_its_models_resou
             assert resources["gpu_manufacturer"] == "nvidia"
 
 
-def test_docker_runtime_wraps_train_jobs_and_nothing_else(repo):
+def test_docker_runtime_wraps_profile_and_quality_jobs_and_nothing_else(repo):
     proc = snakemake(repo, "-n", "-p", "quick_test", "--config", "runtime=docker")
     assert proc.returncode == 0, proc.stderr
     shells = [line for line in proc.stdout.splitlines() if line.startswith("Shell command:")]
-    train = [s for s in shells if " train --model " in s]
-    assert len(train) == 24
-    assert all(s.startswith("Shell command: sumbench images run --model tiny-") and " -- sumbench train " in s
-               for s in train)
-    assert not any("images run" in s for s in shells if s not in train)
+    profile = [s for s in shells if " profile --grid-json " in s]
+    assert len(profile) == 3  # the quality jobs follow from the plan and use the same launcher
+    assert all(s.startswith("Shell command: sumbench images run --model tiny-") and " -- sumbench profile " in s
+               for s in profile)
+    assert not any("images run" in s for s in shells if s not in profile)
 
 
 def test_use_singularity_without_apptainer_fails_before_the_run_in_one_line(repo):

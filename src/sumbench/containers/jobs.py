@@ -26,6 +26,7 @@ from typing import IO, Any
 from sumbench.config.model import ModelSpec
 from sumbench.containers.images import docker_ref, require_image
 from sumbench.errors import SumbenchError
+from sumbench.training.lease import LEASED_ENV, LOCK_DIR_ENV, lock_dir
 
 RUNTIMES = ("host", "docker")
 STOP_TIMEOUT_S = 10                    # SIGTERM -> SIGKILL grace period when a job is interrupted
@@ -60,6 +61,7 @@ class RunPlan:
     environment: dict[str, str] = field(default_factory=dict)
     mounts: tuple[Mount, ...] = ()
     gpus: int = 0                       # GPUs requested from the daemon (0 = none)
+    gpu_ids: tuple[str, ...] = ()       # the GPUs this job leased (UUIDs): exactly these are given to the container
     notes: tuple[str, ...] = ()         # printed into the job's log before it starts
 
 
@@ -73,12 +75,16 @@ def _inside(path: Path, root: Path) -> bool:
 
 
 def plan_run(spec: ModelSpec, command: list[str], *, workdir: Path, environ: Mapping[str, str],
-             uid: int, gid: int, host_gpus: int, models_dir: Path | None = None) -> RunPlan:
+             uid: int, gid: int, host_gpus: int, models_dir: Path | None = None,
+             gpu_ids: tuple[str, ...] = ()) -> RunPlan:
     """Decide mounts, environment, user and GPUs for running ``command`` in ``spec``'s image.
 
     Mounts: the working directory (data, results) at the same path, so relative and absolute paths in the command
-    mean the same inside; the sumbench cache (tokenizers, ~/.cache/sumbench) and the Hugging Face cache (models) at
-    /cache/...; the model-YAML folder read-only when it lies outside the working directory.
+    mean the same inside; the sumbench cache (tokenizers, ~/.cache/sumbench) and the Hugging Face cache (models,
+    ``$HF_HOME`` or ~/.cache/huggingface) at /cache/..., with HF_HOME and SUMBENCH_CACHE pointing there (the image
+    sets neither); the model-YAML folder read-only when it lies outside the working directory; the host's lock
+    folder for timed windows at the same path, so windows stay exclusive across containers. ``gpu_ids``: the GPUs
+    the host side leased for this job; the container gets exactly those, and the job inside trusts the lease.
     """
     if not command:
         raise SumbenchError("sumbench images run: give the command after `--`, e.g. -- sumbench train --model ...")
@@ -97,21 +103,30 @@ def plan_run(spec: ModelSpec, command: list[str], *, workdir: Path, environ: Map
     if environ.get("HF_HUB_CACHE"):
         mounts.append(Mount(str(Path(environ["HF_HUB_CACHE"])), f"{CONTAINER_CACHE}/huggingface/hub"))
         env["HF_HUB_CACHE"] = f"{CONTAINER_CACHE}/huggingface/hub"
+    locks = lock_dir()
+    mounts.append(Mount(str(locks), str(locks)))
+    env[LOCK_DIR_ENV] = str(locks)
+    if gpu_ids:
+        env[LEASED_ENV] = ",".join(gpu_ids)
     if models_dir is not None:
         models_dir = (workdir / models_dir).resolve()
         env["SUMBENCH_MODELS_DIR"] = str(models_dir)
         if not _inside(models_dir, workdir):
             mounts.append(Mount(str(models_dir), str(models_dir), read_only=True))
-    gpus, notes = 0, []
+    gpus, notes = len(gpu_ids), []
     wanted = spec.resources.gpus
-    if wanted and host_gpus:
+    if gpu_ids:
+        pass
+    elif wanted and host_gpus:
         gpus = min(wanted, host_gpus)
         if gpus < wanted:
             notes.append(f"sumbench: {spec.name} asks for {wanted} GPUs, this host has {host_gpus}: using {gpus}")
-    elif wanted:
-        notes.append(f"sumbench: {spec.name} asks for {wanted} GPU(s) but this host has none: running on the CPU")
+    elif wanted:  # the job inside then refuses to start, naming the cause
+        notes.append(f"sumbench: {spec.name} asks for {wanted} GPU(s) but this host has none; to run it on the CPU on "
+                     f"purpose, pass --set resources.gpus=0 to the job")
     return RunPlan(image=docker_ref(spec), model=spec.name, command=tuple(command), workdir=str(workdir),
-                   user=f"{uid}:{gid}", environment=env, mounts=tuple(mounts), gpus=gpus, notes=tuple(notes))
+                   user=f"{uid}:{gid}", environment=env, mounts=tuple(mounts), gpus=gpus, gpu_ids=tuple(gpu_ids),
+                   notes=tuple(notes))
 
 
 def container_kwargs(plan: RunPlan, name: str | None = None) -> dict[str, Any]:
@@ -129,7 +144,9 @@ def container_kwargs(plan: RunPlan, name: str | None = None) -> dict[str, Any]:
         "detach": True, "labels": {JOB_LABEL: plan.model},
         "name": name or f"sumbench-{plan.model}-{uuid.uuid4().hex[:8]}",
     }
-    if plan.gpus:
+    if plan.gpu_ids:
+        kwargs["device_requests"] = [DeviceRequest(device_ids=list(plan.gpu_ids), capabilities=[["gpu"]])]
+    elif plan.gpus:
         kwargs["device_requests"] = [DeviceRequest(count=plan.gpus, capabilities=[["gpu"]])]
     return kwargs
 
@@ -203,14 +220,17 @@ def _api_error_line(exc: Exception, plan: RunPlan) -> str:
 def job_launcher(spec: ModelSpec, runtime: str, models_dir: str | None = None) -> str:
     """The program that runs a train job, as the train rule's shell prefix (``{params.launch} train ...``).
 
-    ``sumbench`` on the host; ``accelerate launch`` for a model that needs more than one GPU (one process per GPU);
-    wrapped in ``sumbench images run --model NAME --`` when ``runtime: docker``.
+    ``sumbench`` on the host; for a model that needs more than one GPU, ``accelerate launch`` (one process per GPU)
+    under ``sumbench lease`` (which leases the GPUs for all the ranks); wrapped in ``sumbench images run --model NAME
+    --`` when ``runtime: docker`` (which leases the GPUs on the host and gives the container exactly those).
     """
     if runtime not in RUNTIMES:
         raise SumbenchError(f"configs/config.yaml: key 'runtime' must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
     gpus = spec.resources.gpus
     program = (f"accelerate launch --multi_gpu --num_processes {gpus} --module sumbench.cli" if gpus > 1
                else "sumbench")
+    if runtime == "host" and gpus > 1:
+        return f"sumbench lease --gpus {gpus} -- {program}"
     if runtime == "docker":
         where = f" --models-dir {shlex.quote(models_dir)}" if models_dir else ""
         return f"sumbench images run --model {shlex.quote(spec.name)}{where} -- {program}"
