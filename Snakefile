@@ -1,6 +1,8 @@
 # sumbench: Korean dialogue summarization benchmark over batch size x gradient accumulation x fold.
 #   snakemake quick_test                      tiny models, synthetic data, offline -> results/quick_test/summary.md
-#   snakemake --cores 1 --use-singularity     the full grid, each model in its container -> results/summary.md
+#   snakemake --cores 1 --use-singularity --apptainer-args "--nv"   the full grid, each model in its container -> results/summary.md
+#   snakemake quick_test --report results/quick_test/report.html   Snakemake's HTML report of what it built
+#   mlflow ui --backend-store-uri sqlite:///results/mlflow.db       every grid's runs (tracking: in the config)
 # The default profile (workflow/profiles/default) sets the cores; configs/config.yaml holds the grids.
 
 configfile: "configs/config.yaml"
@@ -14,28 +16,33 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/track.smk"
+
+
+# The front page of the HTML report (snakemake <target> --report results/<grid>/report.html).
+report: "workflow/report/workflow.rst"
 
 
 # The full grid's report: the file users read.
 rule all:
     input:
-        report_of("full"),
+        grid_outputs("full"),
     default_target: True
 
 
 # A small offline end-to-end run: tiny twins of three architectures on a synthetic corpus.
 rule quick_test:
     input:
-        report_of("quick_test"),
+        grid_outputs("quick_test"),
 
 
 # Augmentation and cap axes on a tiny BART: augmentation effect, learning curve, data statistics.
 rule quick_aug:
     input:
-        report_of("quick_aug"),
+        grid_outputs("quick_aug"),
 
 
 # QLoRA (4-bit, bitsandbytes on CPU) beside plain LoRA on tiny causal twins.
 rule quick_qlora:
     input:
-        report_of("quick_qlora"),
+        grid_outputs("quick_qlora"),

@@ -36,3 +36,21 @@ def toy_tokenizer():
 @pytest.fixture(autouse=True)
 def _cache_dir(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("SUMBENCH_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+@pytest.fixture(scope="session")
+def quick_test_run(tmp_path_factory):
+    """A copy of the repository where `snakemake quick_test` ran once, as typed (slow tests of its outputs share it)."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    root = tmp_path_factory.mktemp("quick_test_run") / "repo"
+    shutil.copytree(repo, root, symlinks=True, ignore=shutil.ignore_patterns(
+        ".venv", ".git", "results", ".snakemake", "__pycache__", "*.egg-info", ".pytest_cache"))
+    proc = subprocess.run(["snakemake", "quick_test"], cwd=root, capture_output=True, text=True, timeout=1800)
+    if proc.returncode != 0:
+        raise AssertionError(f"snakemake quick_test exited {proc.returncode}:\n{proc.stderr[-4000:]}")
+    (root / "snakemake_quick_test.log").write_text(proc.stdout + proc.stderr, encoding="utf-8")
+    return root

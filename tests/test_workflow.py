@@ -55,7 +55,7 @@ def test_quick_test_dry_run_as_typed_plans_the_grid(repo_copy):
     counts = job_counts(proc.stdout)
     # the quality jobs follow from the plan (a checkpoint), so a dry run lists the jobs up to it
     assert counts == {"synth_data": 1, "split_folds": 1, "warmstart": 3, "profile": 3, "plan": 1, "report": 1,
-                      "quick_test": 1}
+                      "pages": 1, "mlflow": 1, "quick_test": 1}
 
 
 def test_full_grid_dry_run_plans_every_cell_with_its_container(repo_copy):

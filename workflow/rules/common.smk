@@ -114,14 +114,24 @@ try:
 except SumbenchError as exc:
     raise WorkflowError(str(exc))
 
-# Category and title of each plot in the HTML report; a plot not listed here shows under "plots".
-PLOTS = {
-    "throughput_vs_effective_batch": ("speed", "Throughput vs effective batch"),
-    "memory_vs_batch": ("memory", "Peak memory vs batch size"),
-    "rouge_vs_throughput": ("quality", "Quality vs speed"),
-    "learning_curve": ("quality", "Learning curve"),
-    "grad_norm_traces": ("diagnostics", "Gradient norm traces"),
-}
+# Category and title of each plot in the HTML report, by the start of its file name (the first that matches); a plot
+# none matches shows under "plots". plot.rst holds their captions.
+PLOTS = (
+    ("throughput_vs_effective_batch", "speed", "Throughput vs effective batch"),
+    ("memory_vs_batch", "memory", "Peak memory vs batch size"),
+    ("rouge_vs_throughput", "quality", "Quality vs speed"),
+    ("learning_curve_", "quality", "Eval loss while training: "),  # one per model: learning_curve_<model>.png
+    ("learning_curve", "quality", "Learning curve over the training cap"),
+    ("grad_norm_traces", "diagnostics", "Gradient norm traces"),
+)
+
+
+def plot_info(name):
+    """(category, title) of plots/<name>.png in the HTML report."""
+    for start, category, title in PLOTS:
+        if name.startswith(start):
+            return category, title + name[len(start):] if title.endswith(": ") else title
+    return "plots", name
 
 
 def grid_outputs(grid):
@@ -145,5 +155,5 @@ def report_item(path, caption, category, result, grid=None):
 def report_plots(path, grid=None):
     """A plots/ folder in the HTML report: each PNG with its caption (plot.rst picks it by name), in its category."""
     return report(directory(path), patterns=["{plot}.png"], caption="../report/plot.rst",
-                  category=lambda w: PLOTS.get(w.plot, ("plots",))[0],
-                  labels=lambda w: {"result": PLOTS.get(w.plot, (None, w.plot))[1], "grid": grid or w.grid})
+                  category=lambda w: plot_info(w.plot)[0],
+                  labels=lambda w: {"result": plot_info(w.plot)[1], "grid": grid or w.grid})
