@@ -55,7 +55,10 @@ def _data_split(args: argparse.Namespace) -> int:
 def _score(args: argparse.Namespace) -> int:
     from sumbench.evaluation.rouge import score_files
 
-    print(json.dumps(score_files(args.pred, args.ref).as_dict(), ensure_ascii=False))
+    report = score_files(args.pred, args.ref, analyzers=args.analyzers, aggregation=args.aggregation).as_dict()
+    if not args.per_example:
+        del report["per_example"]
+    print(json.dumps(report, ensure_ascii=False))
     return 0
 
 
@@ -82,7 +85,8 @@ def cell_from_args(args: argparse.Namespace):
                 warmup_steps=args.warmup_steps, augmentation=args.augmentation, overrides=tuple(overrides),
                 threads=args.threads, repeats=args.repeats,
                 models_dir=Path(args.models_dir) if args.models_dir else None,
-                train_csv=Path(args.train_csv) if args.train_csv else None, seed=seed, augment_settings=settings)
+                train_csv=Path(args.train_csv) if args.train_csv else None, seed=seed, augment_settings=settings,
+                progress_every=args.progress_every)
 
 
 def _data_seed_and_settings(args: argparse.Namespace):
@@ -162,6 +166,9 @@ def _add_train_parsers(sub) -> None:
     p.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     p.add_argument("--models-dir", default=None, help="folder of model YAMLs (default: configs/models)")
     p.add_argument("--repeats", type=int, default=1, help="run the timing phase N times and report the spread")
+    p.add_argument("--progress-every", type=int, default=None, metavar="N",
+                   help="a progress line (step, loss, grad norm, samples/s, ETA) every N optimizer steps "
+                        "(default: every ~36 s of training)")
     p.set_defaults(func=_train)
 
     w = sub.add_parser("warmstart", help="pre-train a tiny twin on a corpus once (cached), so the grid fine-tunes a model that already summarizes")
@@ -178,7 +185,8 @@ def _add_train_parsers(sub) -> None:
 def _report(args: argparse.Namespace) -> int:
     from sumbench.report.summary import write_report
 
-    for path in write_report(args.records, out_md=args.out, title=args.title):
+    for path in write_report(args.records, out_md=args.out, title=args.title, plan=args.plan, profiles=args.profiles,
+                             quality=args.quality):
         print(path)
     return 0
 
@@ -194,9 +202,9 @@ def _doctor(args: argparse.Namespace) -> int:
 
 
 def _diff(args: argparse.Namespace) -> int:
-    from sumbench.report.diff import load_run, render_diff
+    from sumbench.report.diff import diff_runs
 
-    print(render_diff(load_run(args.run_a), load_run(args.run_b), args.run_a, args.run_b), end="")
+    print(diff_runs(args.run_a, args.run_b), end="")
     return 0
 
 
@@ -247,10 +255,15 @@ def _images_run(args: argparse.Namespace) -> int:
     from sumbench.containers.images import connect
     from sumbench.containers.jobs import host_gpu_count, plan_run, run_in_image
 
+    from sumbench.training.lease import DeviceLease
+
     command = args.job[1:] if args.job[:1] == ["--"] else args.job
     spec = load_model(args.model, args.models_dir or DEFAULT_MODELS_DIR)
+    host_gpus = host_gpu_count()
+    # the host side leases the GPUs (held while the container runs): no two jobs' containers share one
+    lease = DeviceLease.acquire(min(spec.resources.gpus, host_gpus), environ=dict(os.environ))
     plan = plan_run(spec, command, workdir=Path.cwd(), environ=os.environ, uid=os.getuid(), gid=os.getgid(),
-                    host_gpus=host_gpu_count(), models_dir=Path(args.models_dir or DEFAULT_MODELS_DIR))
+                    host_gpus=host_gpus, models_dir=Path(args.models_dir or DEFAULT_MODELS_DIR), gpu_ids=lease.gpus)
     return run_in_image(connect(), plan, sys.stdout.buffer)
 
 
@@ -282,7 +295,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     data = sub.add_parser("data", help="check, synthesize, split and augment dialogue CSVs").add_subparsers(dest="data_command", required=True)
-    c = data.add_parser("check", help="validate a competition-layout CSV (fname, dialogue, summary, topic)")
+    c = data.add_parser("check", help="validate a competition-layout CSV (fname, dialogue, summary, topic); "
+                                      "counts the rows whose text it normalized to Unicode NFC")
     c.add_argument("file")
     c.add_argument("--test", action="store_true", help="a test file: no summary column required")
     c.set_defaults(func=_data_check)
@@ -316,9 +330,19 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--out", required=True, help="folder for train.csv and augment.json")
     a.set_defaults(func=_data_augment)
 
-    sc = sub.add_parser("score", help="ROUGE-1/2/L F1 on Korean morphemes for two files (CSV or JSONL)")
-    sc.add_argument("--pred", required=True)
-    sc.add_argument("--ref", required=True)
+    sc = sub.add_parser("score", help="ROUGE-1/2/L F1 on Korean tokens for two files (CSV or JSONL), per analyzer; "
+                                      "prints JSON: the first analyzer's scores, and every analyzer's in by_analyzer")
+    sc.add_argument("--pred", required=True, help="predictions: a 'prediction' (or 'summary') field per row")
+    sc.add_argument("--ref", required=True,
+                    help="references: 'summary', 'reference', 'references' or 'summary1', 'summary2', ... per row")
+    sc.add_argument("--analyzers", default="kiwi", metavar="NAMES",
+                    help="analyzers joined by commas, the first is the primary: kiwi (Kiwi morphemes), mecab "
+                         "(Mecab-ko morphemes, as most public solutions), whitespace (words, as the `rouge` 1.0.1 "
+                         "package) (default: kiwi)")
+    sc.add_argument("--aggregation", choices=("mean", "max"), default="mean",
+                    help="over an example's references: mean F1 (the competition's rule) or the best (default: mean)")
+    sc.add_argument("--per-example", action="store_true",
+                    help="also print per_example: each example's ROUGE-Sum per analyzer, in the predictions' order")
     sc.set_defaults(func=_score)
 
     _add_train_parsers(sub)
@@ -329,17 +353,29 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a model-YAML key, e.g. --set training.loss_normalization=model")
     d.set_defaults(func=_doctor)
-    df = sub.add_parser("diff", help="settings that differ between two cells and their measured effect")
+    df = sub.add_parser("diff", help="settings that differ between two cells and their measured effect",
+                        description="Settings that differ between two cells and their measured effect (B vs A), "
+                                    "with the 95 % interval of the dev ROUGE-Sum difference B - A: a seeded paired "
+                                    "bootstrap over the dev examples in each cell's predictions.jsonl.")
     df.add_argument("run_a", help="a cell folder or its metrics.json")
-    df.add_argument("run_b")
+    df.add_argument("run_b", help="the other cell, B: differences read B - A")
     df.set_defaults(func=_diff)
 
-    r = sub.add_parser("report", help="aggregate metrics.json records into summary.md and summary.csv")
-    r.add_argument("records", nargs="+", help="metrics.json files")
-    r.add_argument("--out", required=True, help="summary.md path (summary.csv and plots/ go beside it)")
+    r = sub.add_parser("report", help="a grid's records into summary.md, summary.csv, speed.csv and plots/")
+    r.add_argument("records", nargs="*", help="metrics.json files (ad hoc; the workflow's cells come from --quality)")
+    r.add_argument("--plan", default=None, help="plan.json: predicted vs measured time, the plan section")
+    r.add_argument("--profiles", nargs="*", default=[], help="profile records (profile/<model>.json): speed tables")
+    r.add_argument("--quality", nargs="*", default=[],
+                   help="quality job records (quality/<model>.json); the metrics.json files they list are read")
+    r.add_argument("--out", required=True, help="summary.md path (summary.csv, speed.csv and plots/ go beside it)")
     r.add_argument("--title", default="sumbench summary")
     r.set_defaults(func=_report)
     _add_images_parser(sub)
+    from sumbench.cli_phases import add_phase_parsers
+    from sumbench.tracking.cli import add_tracking_parsers
+
+    add_phase_parsers(sub)
+    add_tracking_parsers(sub)
     return p
 
 

@@ -79,6 +79,27 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _lease(args: argparse.Namespace) -> int:
+    """Run a command on leased GPUs: the lease is held by this process while the command (e.g. ``accelerate launch``,
+    whose ranks must not lease GPUs of their own) runs; the command sees only them and trusts the lease."""
+    import os
+    import subprocess
+
+    from sumbench.training.lease import LEASED_ENV, DeviceLease
+
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        raise SumbenchError("sumbench lease: give the command after `--`, e.g. -- accelerate launch ...")
+    lease = DeviceLease.acquire(args.gpus)
+    env = dict(os.environ)
+    if lease.gpus:
+        env[LEASED_ENV] = ",".join(lease.gpus)
+    try:
+        return subprocess.call(command, env=env)
+    finally:
+        lease.release()
+
+
 def _grid_arguments(p: argparse.ArgumentParser, *, required: bool = False) -> None:
     p.add_argument("grid", nargs=None if required else "?", default="quick_test",
                    help="grid name in --config (default: quick_test)")
@@ -119,6 +140,11 @@ def add_phase_parsers(sub) -> None:
     q.add_argument("--models-dir", default=None)
     q.add_argument("--threads", type=int, default=None)
     q.set_defaults(func=_quality)
+
+    le = sub.add_parser("lease", help="run a command on N leased GPUs (multi-GPU jobs: no two jobs share a GPU)")
+    le.add_argument("--gpus", type=int, required=True)
+    le.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND... e.g. -- accelerate launch ...")
+    le.set_defaults(func=_lease)
 
     st = sub.add_parser("status", help="done / running / pending jobs of both phases and the predicted time left")
     _grid_arguments(st)

@@ -150,6 +150,7 @@ class CellRecord(Measured):
     heldout_rouge2: float | None = None
     heldout_rougeL: float | None = None
     heldout_rouge_sum: float | None = None
+    heldout_rouge_by_analyzer: dict[str, dict[str, Any]] = field(default_factory=dict)
     eval_examples: int | None = None
     heldout_examples: int | None = None
     generation_s: float | None = None

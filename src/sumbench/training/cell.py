@@ -376,7 +376,7 @@ def build_record(cell: Cell, spec: ModelSpec, data: CellData, *, loaded: Loaded 
                       rouge2=dev.rouge2, rougeL=dev.rougeL, rouge_sum=dev.rouge_sum, rouge_by_analyzer=dev.by_analyzer,
                       rouge_aggregation=cell.aggregation, heldout_examples=held.examples,
                       heldout_rouge1=held.rouge1, heldout_rouge2=held.rouge2, heldout_rougeL=held.rougeL,
-                      heldout_rouge_sum=held.rouge_sum)
+                      heldout_rouge_sum=held.rouge_sum, heldout_rouge_by_analyzer=held.by_analyzer)
     if failure is not None:
         fields.update(status=failure.status, message=failure.message, failed_phase=failure.phase)
     return CellRecord(model=cell.model, batch_size=cell.batch_size, grad_accum=cell.grad_accum, fold=cell.fold,

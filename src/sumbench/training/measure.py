@@ -248,10 +248,8 @@ class TrainMeasurement:
         self.micro.end(started)
         self.add_micro_batch(batch)
 
-    def add_micro_batch(self, batch: dict, seconds: float | None = None) -> None:
+    def add_micro_batch(self, batch: dict) -> None:
         """Count a micro-batch's samples and tokens into the current step."""
-        if seconds is not None:  # TODO(lead): drop once trainer.py brackets micro-batches with micro_begin/end
-            self.micro._open.append(seconds)
         t, row = batch_tokens(batch), self._pending
         self._seq2seq = self._seq2seq or "decoder_input_ids" in batch
         row.samples += len(batch["input_ids"])
