@@ -49,7 +49,11 @@ def quick_test_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("quick_test_run") / "repo"
     shutil.copytree(repo, root, symlinks=True, ignore=shutil.ignore_patterns(
         ".venv", ".git", "results", ".snakemake", "__pycache__", "*.egg-info", ".pytest_cache"))
+    import time
+
+    started = time.monotonic()
     proc = subprocess.run(["snakemake", "quick_test"], cwd=root, capture_output=True, text=True, timeout=1800)
+    print(f"snakemake quick_test wall time: {time.monotonic() - started:.0f} s")
     if proc.returncode != 0:
         raise AssertionError(f"snakemake quick_test exited {proc.returncode}:\n{proc.stderr[-4000:]}")
     (root / "snakemake_quick_test.log").write_text(proc.stdout + proc.stderr, encoding="utf-8")

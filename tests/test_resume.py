@@ -42,9 +42,9 @@ def make_copy(root: Path) -> tuple[Path, dict[str, str]]:
     shutil.copytree(REPO_ROOT, repo, ignore=IGNORE, symlinks=True)
     model = repo / "configs" / "models" / "tiny-bart.yaml"
     text = model.read_text(encoding="utf-8")
-    model.write_text(text.replace("warmstart_steps: 300", "warmstart_steps: 30")
+    model.write_text(text.replace("warmstart_steps: 250", "warmstart_steps: 30")
                      .replace("warmstart_corpus_size: 1500", "warmstart_corpus_size: 200"), encoding="utf-8")
-    assert "warmstart_steps: 30\n" in model.read_text(encoding="utf-8")
+    assert "warmstart_steps: 30 " in model.read_text(encoding="utf-8")
     (repo / "resume.yaml").write_text(yaml.safe_dump(GRID, allow_unicode=True), encoding="utf-8")
     env = {**os.environ, "SUMBENCH_MODELS_DIR": str(repo / "configs" / "models"), "SUMBENCH_CACHE": str(root / "cache"),
            "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}

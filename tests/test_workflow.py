@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import csv
-import json
 import os
-import re
 import shutil
 import statistics
 import subprocess
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -55,7 +52,7 @@ def test_quick_test_dry_run_as_typed_plans_the_grid(repo_copy):
     counts = job_counts(proc.stdout)
     # the quality jobs follow from the plan (a checkpoint), so a dry run lists the jobs up to it
     assert counts == {"synth_data": 1, "split_folds": 1, "warmstart": 3, "profile": 3, "plan": 1, "report": 1,
-                      "pages": 1, "mlflow": 1, "quick_test": 1}
+                      "pages": 1, "mlflow": 3, "quick_test": 1}  # mlflow: one per model
 
 
 def test_full_grid_dry_run_plans_every_cell_with_its_container(repo_copy):
@@ -76,12 +73,8 @@ def test_bad_config_key_fails_at_start_with_one_clear_line(repo_copy):
 
 
 @pytest.mark.slow
-def test_quick_test_runs_both_phases_end_to_end_and_learns(repo_copy):
-    started = time.monotonic()
-    proc = snakemake(repo_copy, "quick_test", timeout=1500)  # as typed: the default profile's cores: all
-    wall = time.monotonic() - started
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    print(f"snakemake quick_test wall time: {wall:.0f} s")
+def test_quick_test_runs_both_phases_end_to_end_and_learns(quick_test_run):
+    repo_copy = quick_test_run  # `snakemake quick_test` as typed (the default profile's cores: all), run once per session
     results = repo_copy / "results" / "quick_test"
     summary = (results / "summary.md").read_text(encoding="utf-8")
     rows = list(csv.DictReader((results / "summary.csv").open(encoding="utf-8")))
@@ -136,7 +129,7 @@ grids:
 @pytest.mark.slow
 def test_an_oom_in_the_profile_prunes_larger_micro_batches_from_both_phases(repo_copy):
     model_yaml = repo_copy / "configs" / "models" / "tiny-bart.yaml"
-    model_yaml.write_text(model_yaml.read_text(encoding="utf-8").replace("warmstart_steps: 300", "warmstart_steps: 2"),
+    model_yaml.write_text(model_yaml.read_text(encoding="utf-8").replace("warmstart_steps: 250", "warmstart_steps: 2"),
                           encoding="utf-8")
     (repo_copy / "small.yaml").write_text(SMALL_GRID, encoding="utf-8")
     env = {**os.environ, "SUMBENCH_FAULT": "oom@tiny-bart/bs8_ga1"}

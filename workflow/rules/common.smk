@@ -83,6 +83,11 @@ def quality_train_sets(w):
     return sorted(p for p in paths if p)
 
 
+def quality_priority(w):
+    """Longest quality job first (the plan's prediction, seconds): the last job to finish is then a short one."""
+    return next((m.quality_s or 0.0 for m in read_plan(f"results/{w.grid}/plan.json").models if m.model == w.model), 0.0)
+
+
 def quality_runtime(w):
     """Minutes for a model's quality job: the YAML's runtime per cell, times its planned cells."""
     plan = read_plan(f"results/{w.grid}/plan.json")
@@ -137,7 +142,7 @@ def plot_info(name):
 def grid_outputs(grid):
     """What a named target builds: the grid's report, its HTML tables, and its MLflow runs when tracking.mlflow is on."""
     return [report_of(grid), f"results/{grid}/pages/cells.html"] + (
-        [f"results/{grid}/mlflow.json"] if TRACKING.mlflow else []
+        [f"results/{grid}/mlflow/{m}.json" for m in GRIDS[grid].models] if TRACKING.mlflow else []
     )
 
 

@@ -14,6 +14,7 @@ rule synth_data:
         out=lambda w, output: Path(output.train).parent,
     log:
         "results/{grid}/logs/synth_data.log",
+    priority: 3  # seconds of work that every later job waits for
     shell:
         "sumbench data synth --n {params.n} --dev-n {params.dev_n} --seed {params.seed} --out {params.out} > {log} 2>&1"
 
@@ -30,6 +31,7 @@ rule split_folds:
         seed=lambda w: GRIDS[w.grid].seed,
     log:
         "results/{grid}/logs/split_folds.log",
+    priority: 3
     shell:
         "sumbench data split --train {input.train} --dev {input.dev} --k {params.k} --seed {params.seed}"
         " --out {output} > {log} 2>&1"

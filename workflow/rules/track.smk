@@ -3,24 +3,24 @@
 # grid_outputs, report_item) are in common.smk.
 
 
-# MLflow runs of a grid (experiment = grid): one per quality cell and per profiled split, made from the records after
-# the report. A second pass over the same records adds none; a changed record replaces its run. mlflow.json: run ids.
+# MLflow runs of one model of a grid (experiment = grid): one per quality cell and per profiled split, made from its
+# finished records as soon as its quality job ends (beside the other models' jobs, not after all of them). A second
+# pass over the same records adds none; a changed record replaces its run. The receipt lists the run ids.
 rule mlflow:
     input:
-        report=lambda w: report_of(w.grid),
-        profiles=lambda w: profile_records(w.grid),
-        quality=lambda w: quality_records(w.grid),
+        profiles="results/{grid}/profile/{model}.json",
+        quality=lambda w: [q for q in quality_records(w.grid) if Path(q).stem == w.model],
     output:
-        receipt="results/{grid}/mlflow.json",
+        receipt="results/{grid}/mlflow/{model}.json",
     params:
         tracking=TRACKING,  # the store's URI and artifact folder: a change logs the grid again, into the new store
     log:
-        "results/{grid}/logs/mlflow.log",
+        "results/{grid}/logs/mlflow/{model}.log",
     localrule: True
     # In Snakemake's own process, on the host where MLflow was found at start (never in a job's image). The same
-    # as: sumbench track --grid G --profiles ... --quality ... --uri URI --artifacts DIR --out mlflow.json
+    # as: sumbench track --grid G --profiles ... --quality ... --uri URI --artifacts DIR --out RECEIPT
     run:
-        log_grid(wildcards.grid, input.profiles, input.quality, params.tracking, output.receipt, log[0])
+        log_grid(wildcards.grid, [input.profiles], input.quality, params.tracking, output.receipt, log[0])
 
 
 # The tables of the HTML report, as pages it shows inline: per-cell records, profiled splits, data statistics.

@@ -17,6 +17,7 @@ rule warmstart:
     log:
         "results/{grid}/logs/warmstart/{model}.log",
     threads: 1
+    priority: 2  # every warm start before any profile: the profiles' timed windows queue for the device anyway
     shell:
         "sumbench warmstart --model {wildcards.model} --models-dir {params.models_dir} --train {input.train} --out {output}"
         " --threads {threads} > {log} 2>&1"
@@ -87,6 +88,7 @@ rule quality:
     log:
         "results/{grid}/logs/quality/{model}.log",
     threads: 1
+    priority: quality_priority
     resources:
         gpu=lambda w: SPECS[w.model].resources.gpus,
         mem_mb=lambda w: SPECS[w.model].resources.mem_mb,

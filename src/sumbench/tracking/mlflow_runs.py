@@ -1,7 +1,7 @@
 """A grid's finished records as MLflow runs: one per quality cell, one per profiled bs x ga split.
 
     sumbench track --grid quick_test --profiles results/quick_test/profile/*.json \\
-        --quality results/quick_test/quality/*.json --out results/quick_test/mlflow.json
+        --quality results/quick_test/quality/*.json --out /tmp/mlflow-receipt.json
     mlflow ui --backend-store-uri sqlite:///results/mlflow.db      # then open http://127.0.0.1:5000
 
 Experiment = the grid. A cell's run is named ``model/aug/cap/bsB/gaG/foldK`` (a split's ``model/profile/bsB/gaG``)
@@ -79,7 +79,7 @@ class RunSpec:
 
 @dataclass
 class Receipt:
-    """What one logging pass did: ``results/<grid>/mlflow.json``."""
+    """What one logging pass did: ``results/<grid>/mlflow/<model>.json`` (the workflow logs each model's records)."""
 
     uri: str
     experiment: str

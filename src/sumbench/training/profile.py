@@ -85,7 +85,8 @@ def run_profile(job: ProfileJob) -> ModelProfile:
 
     splits: list[SplitProfile] = []
     oom_at: int | None = None
-    burn_in = _profile_split(spec, model, tokenizer, features, snapshot, lease, budget, *job.grid.splits()[0],
+    burn_in = _profile_split(spec, model, tokenizer, features, snapshot, lease,
+                             dataclasses.replace(budget, timed_steps=1, timed_samples=None), *job.grid.splits()[0],
                              remeasured=True)
     log(f"burn-in ({burn_in.label}, not recorded): {burn_in.status}")  # first-use costs stay out of the first split
     for bs, ga in job.grid.splits():

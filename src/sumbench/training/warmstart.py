@@ -41,6 +41,11 @@ def warmstart(spec: ModelSpec, train_csv: Path, out: Path, *, steps: int | None 
         raise ConfigError(f"{spec.source_file}: model {spec.name!r} has no `tiny:` section; only tiny twins are "
                           f"warm-started")
     set_threads(threads)
+    import transformers.trainer  # noqa: F401  imports are start-up cost: measured apart from the work below
+
+    from sumbench.training.measure import process_age_s
+
+    startup_s = process_age_s()
     tiny = spec.tiny
     corpus = synthesize(tiny.warmstart_corpus_size, seed=WARMSTART_SEED)
     grid_train = load_csv(train_csv)
@@ -66,7 +71,8 @@ def warmstart(spec: ModelSpec, train_csv: Path, out: Path, *, steps: int | None 
     atomic_write_json(tmp / "warmstart.json", {
         "model": spec.name, "steps": n_steps, "corpus_rows": len(corpus), "corpus_seed": WARMSTART_SEED,
         "first_loss": losses[0] if losses else None, "last_loss": losses[-1] if losses else None,
-        "seconds": time.perf_counter() - started, "vocab_size": len(tokenizer)})
+        "seconds": time.perf_counter() - started, "vocab_size": len(tokenizer),
+        "startup_s": startup_s, "wall_s": process_age_s()})  # the job's fixed start-up cost, and its wall time
     shutil.rmtree(out, ignore_errors=True)
     os.replace(tmp, out)
     shutil.rmtree(out.with_name(out.name + ".work"), ignore_errors=True)
