@@ -44,7 +44,7 @@ def test_each_effective_batch_trains_once_per_fold_with_its_fastest_split():
     assert chosen == {4: (4, 1), 8: (8, 1), 16: (16, 1), 32: (16, 2), 64: (16, 4)}
     assert len(plan.cells) == 5 * 5 and plan.models[0].ga_equivalent is True
     cell = next(c for c in plan.cells if c.batch_size == 8 and c.grad_accum == 1)
-    assert "bs8_ga1 at 30 samples/s (others: bs4_ga2 20)" in cell.split_reason
+    assert cell.split_reason == "fastest split of effective batch 8: bs8_ga1 at 30 samples/s (profile; others: bs4_ga2 20)"
     # training + loading + eval + generation + scoring, each from the profile's measured costs
     expected = 800 / 30.0 + 2.0 + 800 * 0.001 + 200 * 0.01 + 250 * (0.1 + 0.01)
     assert cell.predicted_s == pytest.approx(expected)
@@ -115,3 +115,39 @@ def test_bad_throughput_files_fail_with_one_line(tmp_path, text, message):
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError, match=message):
         read_throughput_file(path, {"big"})
+
+
+def test_plan_full_with_the_users_throughputs_fits_a_24_hour_budget_and_lists_each_trade_off(tmp_path):
+    import subprocess
+
+    import yaml
+
+    from sumbench.config.schema import REPO_ROOT
+
+    data = tmp_path / "data"  # the competition's sizes: 12,457 training and 499 dev dialogues
+    subprocess.run(["sumbench", "data", "synth", "--n", "12457", "--dev-n", "499", "--out", str(data)], check=True,
+                   capture_output=True)
+    config = yaml.safe_load((REPO_ROOT / "configs" / "config.yaml").read_text(encoding="utf-8"))
+    config["grids"]["full"]["data"] = {"train": str(data / "train.csv"), "dev": str(data / "dev.csv")}
+    throughput = str(REPO_ROOT / "configs" / "throughput" / "user-24gb.yaml")
+
+    def plan(budget):
+        config["grids"]["full"]["budget_hours"] = budget
+        path = tmp_path / f"config-{budget}.yaml"
+        path.write_text(yaml.safe_dump(config), encoding="utf-8")
+        proc = subprocess.run(["sumbench", "plan", "full", "--config", str(path), "--throughput", throughput,
+                               "--out", str(tmp_path / f"plan-{budget}.json")], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        from sumbench.records import read_plan
+
+        return proc.stdout, read_plan(tmp_path / f"plan-{budget}.json")
+
+    text, free = plan(None)
+    assert free.naive_hours() > 1.5 * free.quality_hours() > 100  # every split to convergence vs each effective batch once
+    assert "| **total** |" in text and "naive" in text
+    text, fitted = plan(24)
+    assert fitted.quality_hours() <= 24.0 and fitted.k_folds == 2
+    assert [d.split(":")[0] for d in fitted.decisions[:3]] == ["folds 5 -> 4", "folds 4 -> 3", "folds 3 -> 2"]
+    assert fitted.decisions[3].startswith("max_train_samples all -> ")
+    for decision in fitted.decisions:
+        assert f"- {decision}" in text

@@ -126,6 +126,7 @@ class ModelSpec:
     architecture: str
     source_file: str
     pretrained: str | None = None
+    parameters: float | None = None  # approximate parameter count: only scales a known throughput in `sumbench plan`
     trust_remote_code: bool = False
     tokenizer_class: str | None = None  # None = AutoTokenizer's choice
     tiny: TinySpec | None = None

@@ -117,8 +117,8 @@ def choose_splits(grid: Grid, model: str, inputs: ModelInputs) -> tuple[dict[int
         if known:
             rate, b, g = max(known)
             others = ", ".join(f"{split_label(b2, g2)} {r2:.3g}" for r2, b2, g2 in sorted(known, reverse=True)[1:])
-            reason = (f"fastest split of effective batch {eb} in the {inputs.rates.source.split(' (')[0]}: "
-                      f"{split_label(b, g)} at {rate:.3g} samples/s" + (f" (others: {others})" if others else ""))
+            reason = (f"fastest split of effective batch {eb}: {split_label(b, g)} at {rate:.3g} samples/s "
+                      f"({inputs.rates.source.split(' (')[0]}" + (f"; others: {others})" if others else ")"))
         else:
             b, g = min(viable, key=lambda s: (-s[0], s[1]))  # no figure yet: the largest micro-batch
             reason = f"no throughput known for effective batch {eb} yet: the largest micro-batch, {split_label(b, g)}"
@@ -279,6 +279,10 @@ def _notes(grid: Grid, inputs: dict[str, ModelInputs], stage: str) -> list[str]:
                          f"to scale from): left out of every total")
         elif r.source.startswith("scaled"):
             notes.append(f"{m}: throughput {r.source}")
-        for label, donor in r.assumed.items():
-            notes.append(f"{m} {label}: no figure; assumed the samples/s of {donor}")
+        if r.assumed:
+            by_donor: dict[str, list[str]] = {}
+            for label, donor in r.assumed.items():
+                by_donor.setdefault(donor, []).append(label)
+            notes.append(f"{m}: splits without a figure take the samples/s of the nearest split that has one: "
+                         + "; ".join(f"{', '.join(labels)} from {donor}" for donor, labels in by_donor.items()))
     return notes

@@ -101,11 +101,12 @@ def model_rates(models: dict[str, object], splits: list[tuple[int, int]], profil
         elif name in file_rates:
             rates, assumed = fill_splits(file_rates[name], splits)
             out[name] = Rates("throughput file", rates, assumed)
+    measured = dict(out)  # only measured figures scale: never a figure that is itself scaled
     for name, spec in models.items():
         if name in out:
             continue
         size = getattr(spec, "parameters", None)
-        donors = [(n, out[n]) for n, s in models.items() if n in out and out[n].samples_per_s
+        donors = [(n, measured[n]) for n, s in models.items() if n in measured and measured[n].samples_per_s
                   and s.kind == spec.kind and getattr(s, "parameters", None)]
         if not size or not donors:
             out[name] = Rates("unknown")
