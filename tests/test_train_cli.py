@@ -231,7 +231,8 @@ def test_the_record_takes_every_field_of_every_step_result():
 
 
 def test_train_takes_its_data_seed_and_augment_settings_from_a_grid(tmp_path):
-    from sumbench.cli import build_parser, cell_from_args
+    from sumbench.cli import build_parser
+    from sumbench.cli.cells import cell_from_args
     from sumbench.config.grid import Grid
     from sumbench.config.schema import REPO_ROOT
     from sumbench.errors import SumbenchError

@@ -152,6 +152,20 @@ def load_grids(config: dict, source: str = "configs/config.yaml") -> dict[str, G
     return grids
 
 
+def grid_from_file(config: str | os.PathLike, name: str) -> Grid:
+    """Grid ``name`` of a workflow config file, validated; one line naming the file if it is unreadable or lacks it."""
+    import yaml
+
+    try:
+        with open(config, encoding="utf-8") as fh:
+            grids = load_grids(yaml.safe_load(fh), source=str(config))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{config}: not a readable workflow config ({exc})".splitlines()[0]) from None
+    if name not in grids:
+        raise ConfigError(f"{config}: no grid {name!r} (grids: {', '.join(grids)})")
+    return grids[name]
+
+
 def check_augmentation(grid: Grid, source: str = "configs/config.yaml") -> None:
     """Each `augmentation` entry names registered methods that have what they need (e.g. a model)."""
     from sumbench.data.augment import check_settings, parse_augmentation

@@ -1,4 +1,4 @@
-"""``sumbench profile | plan | quality | status``: the two phases of a grid, its plan, and where it stands.
+"""``sumbench profile | plan | quality | status | lease``: the two phases of a grid, its plan, and where it stands.
 
 A job gets its grid as one JSON argument (``--grid-json``, what the workflow passes: the config after every
 ``--config`` override), or by name from a config file (``--grid NAME [--config FILE]``, for a user at a shell).
@@ -13,21 +13,12 @@ from sumbench.errors import SumbenchError
 
 
 def grid_of(args: argparse.Namespace):
-    from sumbench.config.grid import Grid, load_grids
+    """The grid a job runs: ``--grid-json`` (the workflow's), else grid ``args.grid`` of ``--config``."""
+    from sumbench.config.grid import Grid, grid_from_file
 
     if getattr(args, "grid_json", None):
         return Grid.from_json(args.grid_json)
-    import yaml
-
-    config_path = Path(args.config)
-    try:
-        config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise SumbenchError(f"{config_path}: cannot read the workflow config ({exc.strerror})") from None
-    grids = load_grids(config, str(config_path))
-    if args.grid not in grids:
-        raise SumbenchError(f"{config_path}: no grid {args.grid!r} (grids: {', '.join(sorted(grids))})")
-    return grids[args.grid]
+    return grid_from_file(args.config, args.grid)
 
 
 def _profile(args: argparse.Namespace) -> int:
@@ -107,7 +98,7 @@ def _grid_arguments(p: argparse.ArgumentParser, *, required: bool = False) -> No
     p.add_argument("--grid-json", default=None, help="the grid as one JSON object (what the workflow passes)")
 
 
-def add_phase_parsers(sub) -> None:
+def add_parsers(sub) -> None:
     pr = sub.add_parser("profile", help="profile phase of one model: every bs x ga split briefly timed, in one process")
     _grid_arguments(pr)
     pr.add_argument("--model", required=True)

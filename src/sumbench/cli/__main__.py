@@ -1,0 +1,7 @@
+"""``python -m sumbench.cli``: what ``accelerate launch --module sumbench.cli`` starts on each rank."""
+
+import sys
+
+from sumbench.cli import main
+
+sys.exit(main())
