@@ -98,16 +98,21 @@ def _grid_arguments(p: argparse.ArgumentParser, *, required: bool = False) -> No
     p.add_argument("--grid-json", default=None, help="the grid as one JSON object (what the workflow passes)")
 
 
+def _model_job_arguments(p: argparse.ArgumentParser, out: str) -> None:
+    """What a profile or quality job (one model of a grid) needs besides its grid."""
+    _grid_arguments(p)
+    p.add_argument("--model", required=True)
+    p.add_argument("--data", required=True, help="folder written by `sumbench data split`")
+    p.add_argument("--out", required=True, help=out)
+    p.add_argument("--base", default=None, help="pretrained directory or hub id (same as --set pretrained=...)")
+    p.add_argument("--models-dir", default=None)
+    p.add_argument("--threads", type=int, default=None)
+
+
 def add_parsers(sub) -> None:
     pr = sub.add_parser("profile", help="profile phase of one model: every bs x ga split briefly timed, in one process")
-    _grid_arguments(pr)
-    pr.add_argument("--model", required=True)
-    pr.add_argument("--data", required=True, help="folder written by `sumbench data split`")
-    pr.add_argument("--out", required=True, help="the profile record (profile/<model>.json)")
-    pr.add_argument("--base", default=None, help="pretrained directory or hub id (same as --set pretrained=...)")
+    _model_job_arguments(pr, "the profile record (profile/<model>.json)")
     pr.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    pr.add_argument("--models-dir", default=None)
-    pr.add_argument("--threads", type=int, default=None)
     pr.set_defaults(func=_profile)
 
     pl = sub.add_parser("plan", help="what the quality phase trains and costs: jobs, steps, samples, GPU-hours "
@@ -122,14 +127,8 @@ def add_parsers(sub) -> None:
     pl.set_defaults(func=_plan)
 
     q = sub.add_parser("quality", help="quality phase of one model: each planned cell trained, evaluated, recorded")
-    _grid_arguments(q)
-    q.add_argument("--model", required=True)
+    _model_job_arguments(q, "the job's record (quality/<model>.json)")
     q.add_argument("--plan", required=True, help="plan.json (sumbench plan --out)")
-    q.add_argument("--data", required=True, help="folder written by `sumbench data split`")
-    q.add_argument("--out", required=True, help="the job's index (quality/<model>.json)")
-    q.add_argument("--base", default=None)
-    q.add_argument("--models-dir", default=None)
-    q.add_argument("--threads", type=int, default=None)
     q.set_defaults(func=_quality)
 
     le = sub.add_parser("lease", help="run a command on N leased GPUs (multi-GPU jobs: no two jobs share a GPU)")
