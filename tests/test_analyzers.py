@@ -185,3 +185,24 @@ def test_analyzers_disagree_on_the_same_predictions():
     r = score([row["prediction"] for row in rows], [row["reference"] for row in rows], analyzers=ANALYZERS)
     sums = {name: result.rouge_sum for name, result in r.by_analyzer.items()}
     assert sums["whitespace"] + 0.2 < min(sums["kiwi"], sums["mecab"]), sums
+
+
+@pytest.mark.slow
+def test_quick_test_records_carry_every_analyzer_and_their_mecab_scores_match_an_independent_computation(
+        quick_test_run):
+    from sumbench.records import read_quality_job, read_record
+
+    root = quick_test_run / "results" / "quick_test"
+    cells = [c for q in sorted((root / "quality").glob("*.json")) for c in read_quality_job(q).cells]
+    assert len(cells) == 18
+    for cell in cells:
+        record = read_record(quick_test_run / cell)
+        assert set(record.rouge_by_analyzer) == {"kiwi", "mecab", "whitespace"}
+        assert record.rouge_by_analyzer["kiwi"]["rouge_sum"] == pytest.approx(record.rouge_sum)
+        rows = [json.loads(line) for line in (quick_test_run / cell).with_name("predictions.jsonl")
+                .read_text(encoding="utf-8").splitlines()]
+        pairs = [(row["prediction"], row["references"]) for row in rows if row["split"] == "dev"]
+        (r1, r2, rl), _ = mecab_rouge_by_hand(pairs)  # python-mecab-ko + rouge_score, not sumbench's code
+        mecab = record.rouge_by_analyzer["mecab"]
+        assert (mecab["rouge1"], mecab["rouge2"], mecab["rougeL"], mecab["rouge_sum"]) == pytest.approx(
+            (r1, r2, rl, r1 + r2 + rl), abs=1e-6), cell

@@ -242,3 +242,16 @@ def test_unknown_retries_are_unknown_not_zero():
     probe = MemoryProbe(NoRetries())
     probe.start()
     assert probe.read().cuda_alloc_retries is None
+
+
+def test_out_of_memory_from_cublas_or_bitsandbytes_is_classified_oom_with_its_phase():
+    from sumbench.training.cell import Failure
+
+    cases = [(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"), "oom"),
+             (RuntimeError("CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`"), "oom"),
+             (RuntimeError("bitsandbytes: CUDA error: out of memory"), "oom"),
+             (RuntimeError("expected scalar type Float but found Half"), "error"),
+             (ValueError("out of memory"), "error")]  # only RuntimeErrors carry an allocator's message
+    for exc, status in cases:
+        failure = Failure.of(exc, "generation")
+        assert (failure.status, failure.phase) == (status, "generation"), exc

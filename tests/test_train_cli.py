@@ -138,6 +138,24 @@ def test_a_failing_cell_is_a_record_with_every_output(workspace, tmp_path, monke
     assert record.status == saved["status"] == status
     assert saved["message"].startswith("OutOfMemoryError: CUDA out of memory" if exc == "oom" else "RuntimeError: boom")
     assert read_jsonl(tmp_path / "cell" / "train_log.jsonl") == [] and (tmp_path / "cell" / "predictions.jsonl").exists()
+    assert saved["failed_phase"] == "train"
+
+
+def test_an_oom_in_generation_keeps_the_training_figures(workspace, tmp_path, monkeypatch):
+    from sumbench.training import cell as train_module
+
+    def fail(*args, **kwargs):  # cuBLAS reports a failed allocation as a plain RuntimeError
+        raise RuntimeError("CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`")
+
+    monkeypatch.setattr(train_module, "evaluate", fail)
+    cell = train_module.Cell(model="tiny-bart", batch_size=4, grad_accum=1, fold=0, data=workspace / "folds",
+                             out=tmp_path / "cell", max_steps=2, max_eval_samples=4,
+                             overrides=(f"pretrained={workspace / 'base' / 'tiny-bart'}",))
+    train_module.run_cell(cell)
+    saved = json.loads((tmp_path / "cell" / "metrics.json").read_text(encoding="utf-8"))
+    assert (saved["status"], saved["failed_phase"]) == ("oom", "generation")
+    assert saved["samples_per_s"] > 0 and saved["eval_loss"] is not None and saved["rouge_sum"] is None
+    assert len(read_jsonl(tmp_path / "cell" / "train_log.jsonl")) == 2
 
 
 def test_score_cli_on_predictions(workspace, tmp_path):

@@ -94,6 +94,10 @@ def test_quick_test_runs_both_phases_end_to_end_and_learns(quick_test_run):
         png = results / "plots" / f"{name}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"](plots/{name}.png)" in summary
     assert min(float(r["padding_efficiency"]) for r in rows) >= 0.85
+    for model in rouge1:  # the learning curve: held-out eval loss against samples seen, a line per effective batch
+        png = results / "plots" / f"learning_curve_{model}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"](plots/learning_curve_{model}.png)" in summary
+    assert "95 % CI [" in summary  # the recommendation states the interval it used
 
     # No two timed windows (profiled splits, quality trainings) ever shared the device, with cores: all.
     windows = [(r["device"], float(r["window_start"]), float(r["window_end"])) for r in speed + rows]
