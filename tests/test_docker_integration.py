@@ -1,5 +1,6 @@
-"""The Docker route for real: build the job image with the docker SDK on a local Debian base (no registry here), train
-one tiny cell inside it from Snakemake (`--config runtime=docker`), and check the record that lands on the host.
+"""The Docker route for real: build the job image with the docker SDK on a local Debian base (no registry here), profile
+and train one tiny cell inside it from Snakemake (`--config runtime=docker`), and check the records that land on the
+host.
 
 Marked slow and docker. .ci/run starts a Docker engine first (`bash .ci/docker-setup.sh start`: docker.io, dockerd,
 a debootstrap base image); without one these tests skip and say why. The image is tagged sumbench/seq2seq:ci-test,
@@ -30,16 +31,18 @@ pytestmark = [pytest.mark.slow, pytest.mark.docker]
 BASE_IMAGE = os.environ.get("SUMBENCH_TEST_BASE_IMAGE", "sumbench/debian-base:bookworm")
 TEST_IMAGE = "sumbench/seq2seq:ci-test"
 CELL = "results/docker_test/runs/tiny-bart/aug-none_cap-all/bs4_ga1/fold0"
+QUALITY = "results/docker_test/quality/tiny-bart.json"
 GRID = """
 grids:
-  docker_test:   # one tiny cell: tiny-bart, batch 4, no accumulation, fold 0 of 2, 4 optimizer steps
+  docker_test:   # one split profiled, one tiny cell trained: tiny-bart, batch 4, no accumulation, 1 fold, 4 steps
     models: [tiny-bart]
     batch_sizes: [4]
     grad_accum: [1]
-    k_folds: 2
+    k_folds: 1
     max_steps: 4
     max_eval_samples: 8
     timing_warmup_steps: 1
+    profile: {warmup_steps: 1, timed_steps: 2}
     data: {synth: {n: 60, dev_n: 20, seed: 0}}
 """
 
@@ -115,17 +118,20 @@ def key_paths(obj, prefix: str = "") -> set[str]:
     return {p for k, v in obj.items() for p in {prefix + k} | key_paths(v, prefix + k + ".")}
 
 
-def test_a_tiny_cell_trains_inside_the_image_from_snakemake(client, image, workdir, pytestconfig):
+def test_a_tiny_cell_is_profiled_and_trained_inside_the_image_from_snakemake(client, image, workdir, pytestconfig):
     started = time.monotonic()
-    proc = subprocess.run(["snakemake", f"{CELL}/metrics.json", "--configfile", "configs/config.yaml",
-                           "docker_test.yaml", "--config", "runtime=docker"],
-                          cwd=workdir, capture_output=True, text=True, timeout=1200)
-    say(pytestconfig, f"snakemake, runtime=docker (synth, split, warm start on the host; the cell in the container): "
-                      f"{time.monotonic() - started:.0f} s")
+    proc = subprocess.run(["snakemake", QUALITY, "--configfile", "configs/config.yaml", "docker_test.yaml",
+                           "--config", "runtime=docker"], cwd=workdir, capture_output=True, text=True, timeout=1200)
+    say(pytestconfig, f"snakemake, runtime=docker (synth, split, warm start and plan on the host; the profile and the "
+                      f"quality job in the container): {time.monotonic() - started:.0f} s")
     assert proc.returncode == 0, proc.stderr[-4000:]
-    log = (workdir / "results/docker_test/logs/train/tiny-bart/aug-none_cap-all/bs4_ga1_fold0.log").read_text()
-    assert f"running in {TEST_IMAGE} as {os.getuid()}:{os.getgid()}: sumbench train --model tiny-bart" in log
-    assert '"status": "ok"' in log  # the job's own output, streamed from the container into the rule's log
+    for phase in ("profile", "quality"):
+        log = (workdir / f"results/docker_test/logs/{phase}/tiny-bart.log").read_text()
+        assert f"running in {TEST_IMAGE} as {os.getuid()}:{os.getgid()}: sumbench {phase} --grid-json" in log
+    # the job's own output, streamed from the container into the rule's log
+    assert "sumbench quality: 1/1 ok" in (workdir / "results/docker_test/logs/quality/tiny-bart.log").read_text()
+    profile = json.loads((workdir / "results/docker_test/profile/tiny-bart.json").read_text(encoding="utf-8"))
+    assert profile["splits"][0]["status"] == "ok" and profile["splits"][0]["exclusive"] is True
 
     metrics = workdir / CELL / "metrics.json"
     record = json.loads(metrics.read_text(encoding="utf-8"))
@@ -141,7 +147,8 @@ def test_a_tiny_cell_trains_inside_the_image_from_snakemake(client, image, workd
     host = subprocess.run(["sumbench", "train", "--model", "tiny-bart", "--batch-size", "4", "--grad-accum", "1",
                            "--fold", "0", "--data", "results/docker_test/data/folds", "--out", "host-cell",
                            "--base", "results/docker_test/base/tiny-bart", "--max-steps", "4", "--max-eval-samples",
-                           "8", "--warmup-steps", "1", "--threads", "1"],
+                           "8", "--warmup-steps", "1", "--threads", "1", "--grid", "docker_test", "--config",
+                           "docker_test.yaml"],
                           cwd=workdir, capture_output=True, text=True, timeout=600)
     say(pytestconfig, f"the same cell on the host: {time.monotonic() - started:.0f} s")
     assert host.returncode == 0, host.stderr[-2000:]

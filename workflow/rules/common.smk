@@ -83,15 +83,23 @@ def quality_train_sets(w):
     return sorted(p for p in paths if p)
 
 
+def existing_plan(grid):
+    """The plan if it is written yet (a quality job asked for by name is created before the plan runs), else None."""
+    path = Path(f"results/{grid}/plan.json")
+    return read_plan(path) if path.exists() else None
+
+
 def quality_priority(w):
     """Longest quality job first (the plan's prediction, seconds): the last job to finish is then a short one."""
-    return next((m.quality_s or 0.0 for m in read_plan(f"results/{w.grid}/plan.json").models if m.model == w.model), 0.0)
+    plan = existing_plan(w.grid)
+    return next((m.quality_s or 0.0 for m in plan.models if m.model == w.model), 0.0) if plan else 0.0
 
 
 def quality_runtime(w):
     """Minutes for a model's quality job: the YAML's runtime per cell, times its planned cells."""
-    plan = read_plan(f"results/{w.grid}/plan.json")
-    return SPECS[w.model].resources.runtime * max(1, sum(c.model == w.model for c in plan.cells))
+    plan = existing_plan(w.grid)
+    cells = sum(c.model == w.model for c in plan.cells) if plan else 1
+    return SPECS[w.model].resources.runtime * max(1, cells)
 
 
 def profile_records(grid):

@@ -88,8 +88,14 @@ class WindowClock:
 
 def _flock(path: Path, blocking: bool):
     """An open file holding an exclusive flock on ``path``, or None if ``blocking`` is False and it is held."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.parent.is_dir():  # every user's jobs share the host's locks: a folder anyone may add a lock to, as /tmp
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.chmod(0o1777)
     fh = open(path, "a+")  # noqa: SIM115  closed by the lease
+    try:
+        path.chmod(0o666)
+    except PermissionError:
+        pass  # another user's lock file: they made it writable
     try:
         fcntl.flock(fh, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
     except BlockingIOError:
