@@ -206,3 +206,20 @@ def test_quick_test_records_carry_every_analyzer_and_their_mecab_scores_match_an
         mecab = record.rouge_by_analyzer["mecab"]
         assert (mecab["rouge1"], mecab["rouge2"], mecab["rougeL"], mecab["rouge_sum"]) == pytest.approx(
             (r1, r2, rl, r1 + r2 + rl), abs=1e-6), cell
+
+
+def test_the_background_load_readies_every_analyzer_asked_and_raises_a_failure_in_the_jobs_thread(monkeypatch):
+    from sumbench.evaluation import analyzers
+    from sumbench.training.timed import AnalyserLoad
+
+    loaded = []
+    monkeypatch.setattr(analyzers, "load", loaded.append)
+    assert AnalyserLoad(("kiwi", "mecab", "whitespace")).wait() >= 0
+    assert loaded == ["kiwi", "mecab", "whitespace"]
+
+    def broken(name):
+        raise SumbenchError(f"ROUGE analyzer {name!r} needs python-mecab-ko")
+
+    monkeypatch.setattr(analyzers, "load", broken)
+    with pytest.raises(SumbenchError, match="needs python-mecab-ko"):
+        AnalyserLoad(("mecab",)).wait()

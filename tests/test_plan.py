@@ -151,3 +151,22 @@ def test_plan_full_with_the_users_throughputs_fits_a_24_hour_budget_and_lists_ea
     assert fitted.decisions[3].startswith("max_train_samples all -> ")
     for decision in fitted.decisions:
         assert f"- {decision}" in text
+
+
+def test_a_cell_is_predicted_from_its_rate_setup_curve_and_final_evals_and_generation():
+    """Every term by hand: samples at the rate; load, Trainer set-up and featurizing; the learning curve's and the
+    final eval-loss passes over the held-out part; generating and scoring dev and held-out summaries."""
+    from sumbench.planning.plan import cell_seconds
+
+    costs = Costs(load_s=2.0, train_setup_s=0.5, featurize_s_per_example=0.001, eval_s_per_example=0.01,
+                  generate_s_per_example=0.1, score_s_per_example=0.02)
+    by_hand = 640 / 32 + 2.0 + 0.5 + 800 * 0.001 + (1 + 3) * 200 * 0.01 + (50 + 200) * (0.1 + 0.02)
+    assert cell_seconds(640, 800, 32.0, costs, SIZES, curve_evaluations=3) == pytest.approx(by_hand)
+    assert cell_seconds(640, 800, None, costs, SIZES) is None  # no rate, no prediction
+
+
+@pytest.mark.parametrize(("every", "steps", "batch", "evaluations"),
+                         [(None, 40, 16, 0), (16, 8, 4, 2), (16, 8, 16, 8), (100, 40, 16, 6), (16, 8, 64, 8)])
+def test_the_learning_curve_evaluations_a_training_runs(every, steps, batch, evaluations):
+    grid = dataclasses.replace(GRID, eval_every_samples=every)
+    assert grid.curve_evaluations(steps, batch) == evaluations

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from sumbench.config.schema import REPO_ROOT
+from sumbench.records import read_profile
 
 IGNORE = shutil.ignore_patterns(".venv", ".git", "results", ".snakemake", "__pycache__", "*.egg-info", ".pytest_cache")
 
@@ -113,6 +114,10 @@ def test_quick_test_runs_both_phases_end_to_end_and_learns(quick_test_run):
     status = subprocess.run(["sumbench", "status", "quick_test"], capture_output=True, text=True, check=True,
                             cwd=repo_copy).stdout
     assert "6/6 jobs done; predicted time left: 0s" in status
+    for path in (results / "profile").glob("*.json"):  # what the plan predicts each quality training's set-up from
+        profile = read_profile(path)
+        assert all(s.setup_s is not None for s in profile.splits if s.status == "ok"), path
+        assert profile.costs.train_setup_s is not None and profile.costs.analyser_load_s is not None, path
 
 
 SMALL_GRID = """

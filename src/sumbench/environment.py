@@ -13,7 +13,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-PACKAGES = ("torch", "transformers", "peft", "accelerate", "bitsandbytes", "flash-attn", "datasets", "rouge-score",
+PACKAGES = ("torch", "transformers", "peft", "accelerate", "bitsandbytes", "flash-attn", "rouge-score",
             "kiwipiepy", "snakemake")
 NVIDIA_PROC_VERSION = Path("/proc/driver/nvidia/version")  # written by the NVIDIA kernel module
 

@@ -187,6 +187,9 @@ class SplitProfile(Measured):
     message: str | None = None
     effective_batch: int = 0
     remeasured: bool = False  # the isolation check: the first split measured again at the end
+    # Seconds of the run beyond its steps at the measured pace (samples / samples_per_s), waits for the device left
+    # out: building the Trainer and the first steps' extra cost. Every quality training pays it once.
+    setup_s: float | None = None
 
     def __post_init__(self) -> None:
         self.effective_batch = self.batch_size * self.grad_accum
@@ -220,7 +223,8 @@ class Costs:
     eval_s_per_example: float | None = None  # the eval-loss pass
     generate_s_per_example: float | None = None  # beam search, the model's generation settings
     score_s_per_example: float | None = None  # ROUGE of one prediction
-    analyser_load_s: float | None = None  # the Korean analyser ROUGE needs, loaded once per job
+    analyser_load_s: float | None = None  # the Korean analyzers ROUGE needs, loaded once per job
+    train_setup_s: float | None = None  # per training: the median of the ok splits' setup_s
 
 
 @dataclass(kw_only=True)

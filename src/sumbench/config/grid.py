@@ -20,6 +20,12 @@ from sumbench.config.schema import CONFIG_SCHEMA, validate_with_schema
 from sumbench.errors import ConfigError
 from sumbench.records import cap_label
 
+
+def eval_interval_steps(every_samples: int, effective_batch: int) -> int:
+    """Optimizer steps between two learning-curve evaluations: every_samples / effective batch, at least one."""
+    return max(1, round(every_samples / effective_batch))
+
+
 @dataclass(frozen=True)
 class ProfileBudget:
     """The profile phase's short timed run, the same for every split of a model: ``warmup_steps`` untimed optimizer
@@ -62,6 +68,10 @@ class Grid:
     progress_every: int | None = None  # a progress line every N optimizer steps (None: every ~36 s of training)
     eval_every_samples: int | None = None  # learning curve: held-out eval loss every N training samples (None: off)
     rouge: dict[str, Any] = field(default_factory=dict)  # analyzers (the first is the primary) and aggregation
+
+    def curve_evaluations(self, steps: int, effective_batch: int) -> int:
+        """How many learning-curve evaluations a training of ``steps`` optimizer steps runs."""
+        return steps // eval_interval_steps(self.eval_every_samples, effective_batch) if self.eval_every_samples else 0
 
     @property
     def analyzers(self) -> tuple[str, ...]:

@@ -139,6 +139,12 @@ def analyzer_version(name: str) -> str:
     return "+".join(parts) or name
 
 
+def load(name: str) -> None:
+    """Load analyzer ``name``'s model now (Kiwi's and Mecab-ko's take seconds on first use; whitespace none)."""
+    _known(name)
+    {"kiwi": kiwi, "mecab": mecab}.get(name, lambda: None)()
+
+
 def tokenize(name: str, text: str) -> list[str]:
     """The tokens ROUGE counts in ``text`` under analyzer ``name`` (text is NFC-normalized first)."""
     _known(name)

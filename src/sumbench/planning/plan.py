@@ -73,14 +73,18 @@ def steps_and_samples(grid: Grid, examples: int, epochs: float, batch_size: int,
     return math.ceil(epochs * per_epoch), round(epochs * examples)
 
 
-def cell_seconds(samples: int, examples: int, rate: float | None, costs: Costs | None, sizes: DataSizes) -> float | None:
+def cell_seconds(samples: int, examples: int, rate: float | None, costs: Costs | None, sizes: DataSizes,
+                 curve_evaluations: int = 0) -> float | None:
+    """A quality training's seconds: its samples at the profiled rate; then, where the profile measured them, the
+    Trainer's set-up, loading, featurizing, the learning curve's and the final eval-loss passes on the held-out part,
+    and generating and scoring dev and held-out summaries."""
     if not rate:
         return None
     seconds = samples / rate
     if costs is not None:
         c = costs
-        seconds += (c.load_s or 0) + examples * (c.featurize_s_per_example or 0)
-        seconds += (sizes.heldout or sizes.dev) * (c.eval_s_per_example or 0)
+        seconds += (c.load_s or 0) + (c.train_setup_s or 0) + examples * (c.featurize_s_per_example or 0)
+        seconds += (1 + curve_evaluations) * (sizes.heldout or sizes.dev) * (c.eval_s_per_example or 0)
         seconds += (sizes.dev + sizes.heldout) * ((c.generate_s_per_example or 0) + (c.score_s_per_example or 0))
     return seconds
 
@@ -136,7 +140,8 @@ def plan_cells(grid: Grid, name: str, inputs: ModelInputs, sizes: DataSizes, fol
             for eb in sorted(chosen):
                 for b, g, reason in chosen[eb]:
                     steps, samples = steps_and_samples(grid, examples, inputs.epochs, b, g)
-                    seconds = cell_seconds(samples, examples, inputs.rates.of(b, g), inputs.costs, sizes)
+                    seconds = cell_seconds(samples, examples, inputs.rates.of(b, g), inputs.costs, sizes,
+                                           grid.curve_evaluations(steps, b * g))
                     cells += [PlannedCell(model=name, augmentation=aug, max_train_samples=cap, batch_size=b,
                                           grad_accum=g, fold=f, steps=steps, samples=samples, predicted_s=seconds,
                                           split_reason=reason) for f in folds]
@@ -156,7 +161,8 @@ def naive(grid: Grid, name: str, inputs: ModelInputs, sizes: DataSizes, pruned: 
                     if split_label(b, g) in pruned:
                         continue
                     st, sa = steps_and_samples(grid, examples, inputs.epochs, b, g)
-                    cell = cell_seconds(sa, examples, inputs.rates.of(b, g), inputs.costs, sizes)
+                    cell = cell_seconds(sa, examples, inputs.rates.of(b, g), inputs.costs, sizes,
+                                        grid.curve_evaluations(st, b * g))
                     steps, samples = steps + st * grid.k_folds, samples + sa * grid.k_folds
                     seconds = None if cell is None or seconds is None else seconds + cell * grid.k_folds
     return steps, samples, seconds

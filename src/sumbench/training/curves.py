@@ -8,14 +8,11 @@ so the report can plot eval loss against samples seen and against training time.
 from __future__ import annotations
 
 
-def eval_interval_steps(every_samples: int, effective_batch: int) -> int:
-    """Optimizer steps between two evaluations: every_samples / effective batch, at least one."""
-    return max(1, round(every_samples / effective_batch))
-
-
 def make_curve_callback(every_samples: int, effective_batch: int):
     """A TrainerCallback that asks the Trainer for an evaluation every ``every_samples`` training samples."""
     from transformers import TrainerCallback
+
+    from sumbench.config.grid import eval_interval_steps
 
     steps = eval_interval_steps(every_samples, effective_batch)
 

@@ -54,7 +54,7 @@ def run_profile(job: ProfileJob) -> ModelProfile:
     """Profile every split of ``job.grid`` for one model and write the record (atomically)."""
     from sumbench.training.timed import AnalyserLoad
 
-    analyser = AnalyserLoad()  # overlaps the imports below
+    analyser = AnalyserLoad(job.grid.analyzers)  # overlaps the imports below
     import torch
 
     from sumbench.data.corpus import load_csv
@@ -111,7 +111,9 @@ def run_profile(job: ProfileJob) -> ModelProfile:
             log(f"isolation: {first.label} again: {again.s_per_step_median:.3g} s/step, drift {drift:+.1%}")
     _restore(model, snapshot)
     ga_check = _ga_check(spec, model, tokenizer, snapshot, train, splits)
-    costs = _costs(spec, model, tokenizer, features, dev, startup, load_s, featurize_s, analyser.wait())
+    setups = sorted(s.setup_s for s in splits if s.status == "ok" and not s.remeasured and s.setup_s is not None)
+    costs = _costs(spec, model, tokenizer, features, dev, job.grid.analyzers, startup, load_s, featurize_s,
+                   analyser.wait(), setups[len(setups) // 2] if setups else None)
     del model
     gc.collect()
     if torch.cuda.is_available():
@@ -165,13 +167,17 @@ def _profile_split(spec, model, tokenizer, features, snapshot, lease: DeviceLeas
     measurement, trainer = new_measurement(), None
     try:
         with tempfile.TemporaryDirectory(prefix="sumbench-profile-") as tmp:
+            started = time.perf_counter()
             trainer = make_trainer(model, tokenizer, spec, features, batch_size=bs, grad_accum=ga, max_steps=steps,
                                    out=Path(tmp), measurement=measurement)
             fault = None if remeasured else injected_fault(spec.name, bs, ga)
             if fault is not None:
                 trainer.add_callback(fault)
             run = timed_training(trainer, measurement, lease, budget.warmup_steps, hardware_of(model, spec))
-        return SplitProfile(batch_size=bs, grad_accum=ga, remeasured=remeasured, **measured_fields(run))
+            fields = measured_fields(run)
+            at_pace = steps * bs * ga / fields["samples_per_s"] if fields["samples_per_s"] else None
+            setup = None if at_pace is None else time.perf_counter() - started - (run.window.waited_s or 0) - at_pace
+        return SplitProfile(batch_size=bs, grad_accum=ga, remeasured=remeasured, setup_s=setup, **fields)
     except Exception as exc:  # noqa: BLE001 - a split that fails is a result; the other splits go on
         failure = Failure.of(exc, "train")
         return SplitProfile(batch_size=bs, grad_accum=ga, status=failure.status, message=failure.message,
@@ -205,8 +211,10 @@ def _ga_check(spec, model, tokenizer, snapshot, train, splits):
         _free()
 
 
-def _costs(spec, model, tokenizer, features, dev, startup, load_s, featurize_s, analyser_s) -> Costs:
-    """Seconds per example of the eval-loss pass, generation and scoring, on COST_EXAMPLES dev examples."""
+def _costs(spec, model, tokenizer, features, dev, analyzers, startup, load_s, featurize_s, analyser_s,
+           train_setup_s) -> Costs:
+    """Seconds per example of the eval-loss pass, generation and scoring (under the grid's analyzers), on
+    COST_EXAMPLES dev examples."""
     from sumbench.evaluation.generate import generate
     from sumbench.evaluation.rouge import score
     from sumbench.training.features import Featurizer
@@ -221,10 +229,10 @@ def _costs(spec, model, tokenizer, features, dev, startup, load_s, featurize_s, 
         trainer.evaluate()
         eval_s = (time.perf_counter() - started) / len(sample)
     out = generate(model, tokenizer, spec, feat, [e.dialogue for e in sample])
-    score(out.summaries[:1], [sample[0].summary])  # first use: the scorer's imports stay out of the per-example cost
+    score(out.summaries[:1], [sample[0].summary], analyzers=analyzers)  # first use (imports) is not per example
     started = time.perf_counter()
-    score(out.summaries, [e.summary for e in sample])
+    score(out.summaries, [e.summary for e in sample], analyzers=analyzers)
     score_s = (time.perf_counter() - started) / len(sample)
     return Costs(startup_s=startup, load_s=load_s, featurize_s_per_example=featurize_s, eval_s_per_example=eval_s,
                  generate_s_per_example=out.seconds / len(sample), score_s_per_example=score_s,
-                 analyser_load_s=analyser_s)
+                 analyser_load_s=analyser_s, train_setup_s=train_setup_s)

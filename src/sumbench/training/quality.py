@@ -65,7 +65,7 @@ def already_done(cell: Cell, code_version: str | None) -> bool:
 def run_quality(job: QualityJob) -> QualityJobRecord:
     from sumbench.training.timed import AnalyserLoad
 
-    analyser = AnalyserLoad()  # the analyser every cell's ROUGE needs, loaded while the imports below run
+    analyser = AnalyserLoad(job.grid.analyzers)  # what every cell's ROUGE needs, loaded while the imports below run
     from sumbench.config.model import load_model
     from sumbench.environment import git_sha
     from sumbench.training.cell import run_cell

@@ -123,27 +123,34 @@ def compute_dtype_name(spec, cuda_available: bool) -> str:
 
 
 class AnalyserLoad:
-    """Load the Korean analyser ROUGE needs in a background thread, started before the job's imports.
+    """Load the Korean analyzers ROUGE needs in a background thread, started before the job's imports.
 
-    Kiwi's model loads in C++ without the GIL (~2.5 s), so it finishes while Python imports torch and
-    transformers (~6 s); :meth:`wait` joins before anything is timed or scored.
+    Kiwi's and Mecab-ko's models load in C++ without the GIL (~1-2.5 s each), so they finish while Python imports
+    torch and transformers (~6 s); :meth:`wait` joins before anything is timed or scored.
     """
 
-    def __init__(self):
+    def __init__(self, analyzers: tuple[str, ...]):
         import threading
 
-        from sumbench.korean import kiwi
-
         self.seconds: float | None = None
-        self._thread = threading.Thread(target=self._load, args=(kiwi,), daemon=True)
+        self._error: Exception | None = None
+        self._thread = threading.Thread(target=self._load, args=(analyzers,), daemon=True)
         self._thread.start()
 
-    def _load(self, kiwi) -> None:
+    def _load(self, analyzers: tuple[str, ...]) -> None:
+        from sumbench.evaluation.analyzers import load
+
         started = time.perf_counter()
-        kiwi()
+        try:
+            for name in analyzers:
+                load(name)
+        except Exception as exc:  # noqa: BLE001 - raised again in the job's own thread, by wait()
+            self._error = exc
         self.seconds = time.perf_counter() - started
 
     def wait(self) -> float | None:
-        """Seconds the load took (in the background)."""
+        """Seconds the load took (in the background); a load that failed raises its error here."""
         self._thread.join()
+        if self._error is not None:
+            raise self._error
         return self.seconds
