@@ -6,9 +6,10 @@ Prints:
 - wall time of `snakemake quick_test` as typed (the default profile: cores: all), from a copy of this checkout
   with empty results/ and an empty sumbench cache (tokenizers are trained again, tiny twins warm-started again);
 - each heavy job's fixed overhead: the seconds it spends before it can work (interpreter start and imports,
-  model loading; the Korean analyser loads in a background thread during the imports and is not waited for)
-  over its wall time, read from the records: a profile job's costs.startup_s + costs.load_s; a quality job's
-  startup_s + every cell's load_s; a warm-start job's startup_s in warmstart.json;
+  model loading; the Korean analyzers load in a background thread during the imports, and a quality job's
+  start-up includes any wait for them) over its wall time, read from the records: a profile job's
+  costs.startup_s + costs.load_s; a quality job's startup_s + every cell's load_s; a warm-start job's
+  startup_s in warmstart.json;
 - whether any two timed windows (profiled splits, quality trainings) overlapped on one device;
 - the plan's predicted quality-phase time against the measured one.
 """

@@ -48,7 +48,8 @@ def test_each_effective_batch_trains_once_per_fold_with_its_fastest_split():
     # training + loading + eval + generation + scoring, each from the profile's measured costs
     expected = 800 / 30.0 + 2.0 + 800 * 0.001 + 200 * 0.01 + 250 * (0.1 + 0.01)
     assert cell.predicted_s == pytest.approx(expected)
-    assert plan.models[0].quality_s == pytest.approx(13.0 + sum(c.predicted_s for c in plan.cells))
+    # the job's start-up: imports (10 s) with the analyzers (3 s) loading beside them
+    assert plan.models[0].quality_s == pytest.approx(10.0 + sum(c.predicted_s for c in plan.cells))
     assert plan.models[0].naive_steps > plan.models[0].quality_steps
 
 
@@ -170,3 +171,11 @@ def test_a_cell_is_predicted_from_its_rate_setup_curve_and_final_evals_and_gener
 def test_the_learning_curve_evaluations_a_training_runs(every, steps, batch, evaluations):
     grid = dataclasses.replace(GRID, eval_every_samples=every)
     assert grid.curve_evaluations(steps, batch) == evaluations
+
+
+def test_a_job_is_ready_when_both_its_imports_and_its_analyzers_are():
+    from sumbench.planning.plan import job_seconds
+
+    assert job_seconds(Costs(startup_s=6.0, analyser_load_s=2.5)) == 6.0
+    assert job_seconds(Costs(startup_s=2.0, analyser_load_s=5.0)) == 5.0
+    assert job_seconds(None) == 0.0

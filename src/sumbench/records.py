@@ -323,7 +323,7 @@ class QualityJobRecord:
     schema_version: int = SCHEMA_VERSION
     cells: list[str] = field(default_factory=list)  # metrics.json paths, in the plan's order
     resumed: int = 0  # cells kept from an earlier, interrupted run of the job
-    startup_s: float | None = None  # process start to ready (imports)
+    startup_s: float | None = None  # process start to ready: imports done and the analyzers loaded
     analyser_load_s: float | None = None
     lock_wait_s: float = 0.0  # waiting for the device's timed-window lock (other jobs' windows)
     wall_s: float | None = None  # process start to this record

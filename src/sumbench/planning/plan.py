@@ -90,7 +90,8 @@ def cell_seconds(samples: int, examples: int, rate: float | None, costs: Costs |
 
 
 def job_seconds(costs: Costs | None) -> float:
-    return 0.0 if costs is None else (costs.startup_s or 0) + (costs.analyser_load_s or 0)
+    """A job's start-up: the analyzers load in a background thread while the imports run, so the later of the two."""
+    return 0.0 if costs is None else max(costs.startup_s or 0, costs.analyser_load_s or 0)
 
 
 def choose_splits(grid: Grid, model: str, inputs: ModelInputs) -> tuple[dict[int, list[tuple[int, int, str]]],

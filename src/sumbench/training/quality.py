@@ -80,8 +80,8 @@ def run_quality(job: QualityJob) -> QualityJobRecord:
     import peft  # noqa: F401  imports are the job's start-up cost, paid once for all its cells
     import transformers.trainer  # noqa: F401
 
-    startup = process_age_s()
     analyser_s = analyser.wait()
+    startup = process_age_s()  # ready: imports done and the analyzers loaded
     code = git_sha()
     cells, resumed, waited = [], 0, 0.0
     for i, p in enumerate(planned, 1):
