@@ -33,13 +33,24 @@ def _profile(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_dev_counts(text: str) -> tuple[int, int]:
+    """``TRAIN,DEV`` row counts, each a positive integer."""
+    try:
+        train, dev = (int(part.replace("_", "")) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected TRAIN,DEV row counts, e.g. 12457,499") from None
+    if train < 1 or dev < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: row counts must be positive")
+    return train, dev
+
+
 def _plan(args: argparse.Namespace) -> int:
     from sumbench.planning.build import plan_grid
     from sumbench.report.plan import render_plan
 
     grid = grid_of(args)
     plan = plan_grid(grid, profiles=[Path(p) for p in args.profiles], throughput=args.throughput,
-                     data=Path(args.data) if args.data else None, models_dir=args.models_dir)
+                     data=Path(args.data) if args.data else None, examples=args.examples, models_dir=args.models_dir)
     text = "\n".join(render_plan(plan))
     if args.out:
         plan.write(args.out)
@@ -122,6 +133,9 @@ def add_parsers(sub) -> None:
                     help="samples/s per model and split from earlier runs (YAML: model: {bs8_ga2: 4.8})")
     pl.add_argument("--profiles", nargs="*", default=[], help="profile records (after the profile phase)")
     pl.add_argument("--data", default=None, help="folder written by `sumbench data split` (exact example counts)")
+    pl.add_argument("--examples", type=_train_dev_counts, default=None, metavar="TRAIN,DEV",
+                    help="training and dev rows, before the CSVs are here (e.g. 12457,499); folds are dealt as "
+                         "`sumbench data split` would")
     pl.add_argument("--models-dir", default=None)
     pl.add_argument("--out", default=None, help="write plan.json (and plan.md beside it)")
     pl.set_defaults(func=_plan)

@@ -13,11 +13,14 @@ from sumbench.planning.throughput import model_rates, read_throughput_file
 from sumbench.records import PlanRecord, read_profile
 
 
-def example_counts(grid: Grid, folds: Path | None) -> DataSizes:
-    """Fold 0's training and held-out parts and dev, counted in the split folder when it exists, else from the
-    grid's source (the synthetic corpus's sizes, or the CSVs' rows)."""
+def example_counts(grid: Grid, folds: Path | None, examples: tuple[int, int] | None = None) -> DataSizes:
+    """Fold 0's training and held-out parts and dev, counted in the split folder when it exists; else the training
+    and dev rows the user states (``examples``, before the CSVs are on this machine); else from the grid's source
+    (the synthetic corpus's sizes, or the CSVs' rows)."""
     from sumbench.data.corpus import load_csv
 
+    if examples is not None and not (folds is not None and (folds / "fold0" / "train.csv").exists()):
+        return data_sizes(*examples, grid.k_folds, grid.max_eval_samples)
     if folds is not None and (folds / "fold0" / "train.csv").exists():
         cap = grid.max_eval_samples or math.inf
         heldout, dev = len(load_csv(folds / "fold0" / "heldout.csv")), len(load_csv(folds / "dev.csv"))
@@ -30,13 +33,13 @@ def example_counts(grid: Grid, folds: Path | None) -> DataSizes:
         try:
             n, n_dev = len(load_csv(grid.data["train"])), len(load_csv(grid.data["dev"]))
         except SumbenchError as exc:
-            raise SumbenchError(f"{exc} (the plan needs the example counts; pass --data with split folds, or put the "
-                                f"CSVs where grids.{grid.name}.data says)") from None
+            raise SumbenchError(f"{exc} (the plan needs the example counts: put the CSVs where grids.{grid.name}.data "
+                                f"says, pass --data with split folds, or state them: --examples TRAIN,DEV)") from None
     return data_sizes(n, n_dev, grid.k_folds, grid.max_eval_samples)
 
 
 def plan_grid(grid: Grid, *, profiles: list[Path] = (), throughput: str | None = None, data: Path | None = None,
-              models_dir: str | None = None) -> PlanRecord:
+              examples: tuple[int, int] | None = None, models_dir: str | None = None) -> PlanRecord:
     from sumbench.config.model import DEFAULT_MODELS_DIR, load_model, model_files
 
     folder = models_dir or DEFAULT_MODELS_DIR
@@ -53,4 +56,8 @@ def plan_grid(grid: Grid, *, profiles: list[Path] = (), throughput: str | None =
                              costs=records[m].costs if m in records else None, profile=records.get(m))
               for m in grid.models}
     stage = "after-profile" if records else "before-profile"
-    return make_plan(grid, inputs, example_counts(grid, data), stage)
+    plan = make_plan(grid, inputs, example_counts(grid, data, examples), stage)
+    if examples is not None and not (data is not None and (data / "fold0" / "train.csv").exists()):
+        plan.notes.append(f"example counts as stated with --examples: {examples[0]:,} training, {examples[1]:,} dev "
+                          f"(not counted in the data)")
+    return plan
