@@ -13,19 +13,24 @@ from sumbench.planning.throughput import model_rates, read_throughput_file
 from sumbench.records import PlanRecord, read_profile
 
 
+def is_split(folds: Path | None) -> bool:
+    """Whether ``folds`` is a folder `sumbench data split` wrote."""
+    return folds is not None and (folds / "fold0" / "train.csv").exists()
+
+
 def example_counts(grid: Grid, folds: Path | None, examples: tuple[int, int] | None = None) -> DataSizes:
     """Fold 0's training and held-out parts and dev, counted in the split folder when it exists; else the training
     and dev rows the user states (``examples``, before the CSVs are on this machine); else from the grid's source
     (the synthetic corpus's sizes, or the CSVs' rows)."""
     from sumbench.data.corpus import load_csv
 
-    if examples is not None and not (folds is not None and (folds / "fold0" / "train.csv").exists()):
-        return data_sizes(*examples, grid.k_folds, grid.max_eval_samples)
-    if folds is not None and (folds / "fold0" / "train.csv").exists():
+    if is_split(folds):
         cap = grid.max_eval_samples or math.inf
         heldout, dev = len(load_csv(folds / "fold0" / "heldout.csv")), len(load_csv(folds / "dev.csv"))
         return DataSizes(train=len(load_csv(folds / "fold0" / "train.csv")), heldout=min(heldout, cap),
                          dev=min(dev, cap))
+    if examples is not None:
+        return data_sizes(*examples, grid.k_folds, grid.max_eval_samples)
     if grid.synth:
         n = grid.synth["n"]
         n_dev = grid.synth.get("dev_n", max(20, n // 10))
@@ -57,7 +62,7 @@ def plan_grid(grid: Grid, *, profiles: list[Path] = (), throughput: str | None =
               for m in grid.models}
     stage = "after-profile" if records else "before-profile"
     plan = make_plan(grid, inputs, example_counts(grid, data, examples), stage)
-    if examples is not None and not (data is not None and (data / "fold0" / "train.csv").exists()):
+    if examples is not None and not is_split(data):
         plan.notes.append(f"example counts as stated with --examples: {examples[0]:,} training, {examples[1]:,} dev "
                           f"(not counted in the data)")
     return plan

@@ -175,7 +175,8 @@ def _profile_split(spec, model, tokenizer, features, snapshot, lease: DeviceLeas
                 trainer.add_callback(fault)
             run = timed_training(trainer, measurement, lease, budget.warmup_steps, hardware_of(model, spec))
             fields = measured_fields(run)
-            at_pace = steps * bs * ga / fields["samples_per_s"] if fields["samples_per_s"] else None
+            samples = steps * bs * ga * (fields["world_size"] or 1)  # samples_per_s counts every rank's
+            at_pace = samples / fields["samples_per_s"] if fields["samples_per_s"] else None
             setup = None if at_pace is None else time.perf_counter() - started - (run.window.waited_s or 0) - at_pace
         return SplitProfile(batch_size=bs, grad_accum=ga, remeasured=remeasured, setup_s=setup, **fields)
     except Exception as exc:  # noqa: BLE001 - a split that fails is a result; the other splits go on
