@@ -115,13 +115,11 @@ def plan_run(spec: ModelSpec, command: list[str], *, workdir: Path, environ: Map
             mounts.append(Mount(str(models_dir), str(models_dir), read_only=True))
     gpus, notes = len(gpu_ids), []
     wanted = spec.resources.gpus
-    if gpu_ids:
-        pass
-    elif wanted and host_gpus:
+    if wanted and not gpu_ids and host_gpus:  # nothing leased (nvidia-smi found none), yet the host has GPU devices
         gpus = min(wanted, host_gpus)
         if gpus < wanted:
             notes.append(f"sumbench: {spec.name} asks for {wanted} GPUs, this host has {host_gpus}: using {gpus}")
-    elif wanted:  # the job inside then refuses to start, naming the cause
+    elif wanted and not gpu_ids:  # the job inside then refuses to start, naming the cause
         notes.append(f"sumbench: {spec.name} asks for {wanted} GPU(s) but this host has none; to run it on the CPU on "
                      f"purpose, pass --set resources.gpus=0 to the job")
     return RunPlan(image=docker_ref(spec), model=spec.name, command=tuple(command), workdir=str(workdir),
