@@ -52,7 +52,7 @@ def main() -> int:
             overhead = (p.costs.startup_s or 0) + (p.costs.load_s or 0)
             rows.append(("profile", p.model, overhead, p.wall_s))
             windows += [Window(s.device, s.window_start, s.window_end, True, 0.0) for s in p.splits if s.window_start]
-        for path in sorted((root / "quality").glob("*.json")):
+        for path in sorted((root / "quality").glob("*/job*.json")):
             q = read_quality_job(path)
             cells = [read_record(repo / c) for c in q.cells]
             overhead = (q.startup_s or 0) + sum(c.load_s or 0 for c in cells)
@@ -71,7 +71,7 @@ def main() -> int:
         print(f"timed windows: {len(windows)}, overlapping on one device: {len(overlaps)}")
 
         plan = read_plan(root / "plan.json")
-        jobs = [read_quality_job(p) for p in sorted((root / "quality").glob("*.json"))]
+        jobs = [read_quality_job(p) for p in sorted((root / "quality").glob("*/job*.json"))]
         predicted = sum(m.quality_s or 0 for m in plan.models)
         measured = sum(j.wall_s - j.lock_wait_s for j in jobs)
         print(f"quality phase: predicted {predicted:.0f} s, measured {measured:.0f} s ({measured / predicted - 1:+.0%})")

@@ -193,7 +193,7 @@ def test_quick_test_records_carry_every_analyzer_and_their_mecab_scores_match_an
     from sumbench.records import read_quality_job, read_record
 
     root = quick_test_run / "results" / "quick_test"
-    cells = [c for q in sorted((root / "quality").glob("*.json")) for c in read_quality_job(q).cells]
+    cells = [c for q in sorted((root / "quality").glob("*/job*.json")) for c in read_quality_job(q).cells]
     assert len(cells) == 18
     for cell in cells:
         record = read_record(quick_test_run / cell)

@@ -31,7 +31,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.docker]
 BASE_IMAGE = os.environ.get("SUMBENCH_TEST_BASE_IMAGE", "sumbench/debian-base:bookworm")
 TEST_IMAGE = "sumbench/seq2seq:ci-test"
 CELL = "results/docker_test/runs/tiny-bart/aug-none_cap-all/bs4_ga1/fold0"
-QUALITY = "results/docker_test/quality/tiny-bart.json"
+QUALITY = "results/docker_test/quality/tiny-bart/job0.json"
 GRID = """
 grids:
   docker_test:   # one split profiled, one tiny cell trained: tiny-bart, batch 4, no accumulation, 1 fold, 4 steps
@@ -129,7 +129,7 @@ def test_a_tiny_cell_is_profiled_and_trained_inside_the_image_from_snakemake(cli
         log = (workdir / f"results/docker_test/logs/{phase}/tiny-bart.log").read_text()
         assert f"running in {TEST_IMAGE} as {os.getuid()}:{os.getgid()}: sumbench {phase} --grid-json" in log
     # the job's own output, streamed from the container into the rule's log
-    assert "sumbench quality: 1/1 ok" in (workdir / "results/docker_test/logs/quality/tiny-bart.log").read_text()
+    assert "sumbench quality: 1/1 ok" in (workdir / "results/docker_test/logs/quality/tiny-bart/job0.log").read_text()
     profile = json.loads((workdir / "results/docker_test/profile/tiny-bart.json").read_text(encoding="utf-8"))
     assert profile["splits"][0]["status"] == "ok" and profile["splits"][0]["exclusive"] is True
 

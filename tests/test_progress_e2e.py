@@ -59,7 +59,7 @@ def test_in_the_workflow_progress_reaches_the_quality_log_and_snakemake_names_th
     results = quick_test_run / "results/quick_test"
     output = (quick_test_run / "snakemake_quick_test.log").read_text(encoding="utf-8")
     for model in ("tiny-bart", "tiny-llama", "tiny-qwen3"):
-        log = (results / f"logs/quality/{model}.log").read_text(encoding="utf-8")
+        log = (results / f"logs/quality/{model}/job0.log").read_text(encoding="utf-8")
         cells = re.findall(r"^sumbench quality: (\d+)/(\d+) (\S+): ", log, flags=re.M)
         assert len(cells) == int(cells[0][1]) == 6 and all(Path(quick_test_run, c).is_dir() for _, _, c in cells)
         progress = [m for m in map(LINE.match, log.splitlines()) if m]

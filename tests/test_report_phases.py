@@ -113,7 +113,8 @@ def test_top_section_puts_predicted_beside_measured_and_the_naive_cost():
     md = render()
     assert md.index("## Predicted vs measured") < md.index("## Environment") < md.index("## tiny-bart")
     top = section(md, "## Predicted vs measured")
-    assert "**Measured**: the quality job's wall time minus the time it waited for another job's timed window." in top
+    assert "**Measured**: the model's quality jobs' wall times minus the time they waited for another job's timed " \
+           "window, summed." in top
     assert "**Predicted**:" in top and "**Naive**:" in top
     # tiny-bart: 2100 s wall - 300 s waiting = 1800 s measured, as predicted
     assert "| tiny-bart | 0.500 (1,800 s) | 0.500 (1,800 s) | +0% |" in top

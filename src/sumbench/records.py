@@ -269,6 +269,18 @@ class PlannedCell:
 
 
 @dataclass(kw_only=True)
+class PlannedJob:
+    """One quality job: some of a model's planned cells, trained in one process (sumbench.planning.jobs)."""
+
+    model: str
+    index: int  # 0 = the model's longest job
+    cells: list[int]  # indices into PlanRecord.cells, in the plan's order
+    gpus: int  # the model's resources.gpus
+    predicted_s: float | None  # start-up + its cells; None = no throughput known
+    runtime_min: int  # wall time asked of the scheduler: predicted x margin + start-up
+
+
+@dataclass(kw_only=True)
 class ModelPlan:
     model: str
     throughput_source: str  # profile | throughput file | scaled from <model> by parameter count | unknown
@@ -301,6 +313,8 @@ class PlanRecord:
     notes: list[str] = field(default_factory=list)  # assumptions the numbers rest on
     models: list[ModelPlan] = field(default_factory=list)
     cells: list[PlannedCell] = field(default_factory=list)
+    jobs: list[PlannedJob] = field(default_factory=list)  # the quality jobs the cells are grouped into
+    wall_gpus: list[int] = field(default_factory=list)  # GPU counts the plan states its wall time on
 
     def write(self, path: str | Path) -> Path:
         return atomic_write_json(path, dataclasses.asdict(self))
@@ -316,10 +330,11 @@ class PlanRecord:
 
 @dataclass(kw_only=True)
 class QualityJobRecord:
-    """``quality/<model>.json``: one quality job (all of a model's cells, one process), written last."""
+    """``quality/<model>/job<N>.json``: one quality job (the cells the plan groups into it, one process), written last."""
 
     model: str
     grid: str
+    job: int = 0  # which of the model's planned jobs
     schema_version: int = SCHEMA_VERSION
     cells: list[str] = field(default_factory=list)  # metrics.json paths, in the plan's order
     resumed: int = 0  # cells kept from an earlier, interrupted run of the job
@@ -328,6 +343,7 @@ class QualityJobRecord:
     lock_wait_s: float = 0.0  # waiting for the device's timed-window lock (other jobs' windows)
     wall_s: float | None = None  # process start to this record
     device: str | None = None
+    scheduler: dict[str, str] = field(default_factory=dict)  # SLURM_JOB_ID, CUDA_VISIBLE_DEVICES, ... when set
 
     def write(self, path: str | Path) -> Path:
         return atomic_write_json(path, dataclasses.asdict(self))
@@ -336,7 +352,8 @@ class QualityJobRecord:
 FIELDS = {f.name for f in dataclasses.fields(CellRecord)}
 T = TypeVar("T")
 NESTED = {(ModelProfile, "splits"): SplitProfile, (ModelProfile, "ga_check"): GaCheck, (ModelProfile, "costs"): Costs,
-          (PlanRecord, "models"): ModelPlan, (PlanRecord, "cells"): PlannedCell}
+          (PlanRecord, "models"): ModelPlan, (PlanRecord, "cells"): PlannedCell,
+          (PlanRecord, "jobs"): PlannedJob}
 
 
 def _load_json(path: str | Path, what: str) -> dict:

@@ -9,6 +9,7 @@ from sumbench.config.model import load_model, model_files
 from sumbench.containers.jobs import check_runtime, job_launcher
 from sumbench.errors import SumbenchError
 from sumbench.config.grid import check_models, load_grids
+from sumbench.planning.jobs import job_of
 from sumbench.records import cap_label, read_plan
 
 MODELS_DIR = config.get("models_dir", "configs/models")
@@ -46,6 +47,7 @@ wildcard_constraints:
     bs=r"\d+",
     ga=r"\d+",
     fold=r"\d+",
+    job=r"\d+",
 
 
 def report_of(grid):
@@ -76,10 +78,10 @@ def plan_of(grid):
 
 
 def quality_train_sets(w):
-    """The capped and/or augmented training sets (rule augment) the model's planned cells train on."""
-    grid = GRIDS[w.grid]
+    """The capped and/or augmented training sets (rule augment) the quality job's planned cells train on."""
+    grid, plan = GRIDS[w.grid], plan_of(w.grid)
     paths = {grid.train_set(c.augmentation, cap_label(c.max_train_samples), c.fold)
-             for c in plan_of(w.grid).cells if c.model == w.model}
+             for c in (plan.cells[i] for i in job_of(plan.jobs, w.model, int(w.job)).cells)}
     return sorted(p for p in paths if p)
 
 
@@ -89,17 +91,29 @@ def existing_plan(grid):
     return read_plan(path) if path.exists() else None
 
 
+def planned_job(w):
+    """The plan's quality job (model, index), or None before the plan is written."""
+    plan = existing_plan(w.grid)
+    return next((j for j in plan.jobs if j.model == w.model and j.index == int(w.job)), None) if plan else None
+
+
 def quality_priority(w):
     """Longest quality job first (the plan's prediction, seconds): the last job to finish is then a short one."""
-    plan = existing_plan(w.grid)
-    return next((m.quality_s or 0.0 for m in plan.models if m.model == w.model), 0.0) if plan else 0.0
+    job = planned_job(w)
+    return (job.predicted_s or 0.0) if job else 0.0
 
 
 def quality_runtime(w):
-    """Minutes for a model's quality job: the YAML's runtime per cell, times its planned cells."""
-    plan = existing_plan(w.grid)
-    cells = sum(c.model == w.model for c in plan.cells) if plan else 1
-    return SPECS[w.model].resources.runtime * max(1, cells)
+    """Minutes a quality job asks the scheduler for: the plan's request (its cells' predicted time x margin + start-up);
+    the model YAML's runtime for a job asked for by name before the plan exists."""
+    job = planned_job(w)
+    return job.runtime_min if job else SPECS[w.model].resources.runtime
+
+
+def scheduler_gpus(w):
+    """GPUs a profile or quality job asks the scheduler for: the model's own; for a CPU model, the grid's
+    scheduler_gpus (held and left unused, to test a cluster's GPU scheduling with tiny twins)."""
+    return SPECS[w.model].resources.gpus or GRIDS[w.grid].scheduler_gpus
 
 
 def profile_records(grid):
@@ -107,9 +121,9 @@ def profile_records(grid):
 
 
 def quality_records(grid):
-    """The job record of every model the plan gives quality cells (a model whose every effective batch ran out
+    """The record of every quality job the plan groups its cells into (a model whose every effective batch ran out
     of memory has none)."""
-    return [f"results/{grid}/quality/{m}.json" for m in sorted({c.model for c in plan_of(grid).cells})]
+    return [f"results/{grid}/quality/{j.model}/job{j.index}.json" for j in plan_of(grid).jobs]
 
 
 def launcher(w):

@@ -9,7 +9,7 @@
 rule mlflow:
     input:
         profiles="results/{grid}/profile/{model}.json",
-        quality=lambda w: [q for q in quality_records(w.grid) if Path(q).stem == w.model],
+        quality=lambda w: [q for q in quality_records(w.grid) if Path(q).parent.name == w.model],
     output:
         receipt="results/{grid}/mlflow/{model}.json",
     params:

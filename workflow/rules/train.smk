@@ -1,7 +1,7 @@
 # Training in two phases. Speed and memory settle in a few dozen optimizer steps, quality does not; and quality
 # depends on the effective batch, not on its bs x ga split (gradient accumulation is loss-equivalent, and each
 # model's profile proves it). So: profile every split briefly, then train each effective batch once per fold.
-#   warmstart (tiny twins only) -> profile (per model) -> plan (checkpoint, per grid) -> quality (per model)
+#   warmstart (tiny twins only) -> profile (per model) -> plan (checkpoint, per grid) -> quality (per planned job)
 # Profile and quality jobs run in the model's image under --use-singularity (container:) or runtime: docker.
 # Their timed windows never share a device, whatever --cores says (sumbench.training.lease).
 
@@ -40,7 +40,7 @@ rule profile:
         "results/{grid}/logs/profile/{model}.log",
     threads: 1
     resources:
-        gpu=lambda w: SPECS[w.model].resources.gpus,
+        gpu=scheduler_gpus,
         mem_mb=lambda w: SPECS[w.model].resources.mem_mb,
         runtime=lambda w: SPECS[w.model].resources.runtime,
     container:
@@ -70,8 +70,9 @@ checkpoint plan:
         " --models-dir {params.models_dir} --out {output.json} 2> {log} | tee -a {log}"
 
 
-# Quality phase, one job per model: each planned cell trained to the end, evaluated, scored; its records land
-# in runs/<model>/aug-<a>_cap-<c>/bs<B>_ga<G>/fold<K>/ as each cell finishes (a killed job resumes there).
+# Quality phase, one job per planned job (grid setting quality_jobs: one per model, or packed to fit a cluster's
+# time limit): each of its cells trained to the end, evaluated, scored; its records land in
+# runs/<model>/aug-<a>_cap-<c>/bs<B>_ga<G>/fold<K>/ as each cell finishes (a killed or retried job resumes there).
 rule quality:
     input:
         plan="results/{grid}/plan.json",
@@ -79,23 +80,24 @@ rule quality:
         base=base_model,
         train_sets=quality_train_sets,
     output:
-        "results/{grid}/quality/{model}.json",
+        "results/{grid}/quality/{model}/job{job}.json",
     params:
         grid=grid_json,
         base=lambda w, input: f"--base {input.base}" if input.base else "",
         launch=launcher,
         models_dir=MODELS_DIR,
     log:
-        "results/{grid}/logs/quality/{model}.log",
+        "results/{grid}/logs/quality/{model}/job{job}.log",
     threads: 1
     priority: quality_priority
     resources:
-        gpu=lambda w: SPECS[w.model].resources.gpus,
+        gpu=scheduler_gpus,
         mem_mb=lambda w: SPECS[w.model].resources.mem_mb,
         runtime=quality_runtime,
     container:
         lambda w: SPECS[w.model].container
     shell:
-        "{params.launch} quality --grid-json {params.grid:q} --model {wildcards.model} --plan {input.plan}"
+        "{params.launch} quality --grid-json {params.grid:q} --model {wildcards.model} --job {wildcards.job}"
+        " --plan {input.plan}"
         " --data {input.folds} {params.base} --models-dir {params.models_dir} --threads {threads} --out {output}"
         " > {log} 2>&1"

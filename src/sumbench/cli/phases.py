@@ -44,13 +44,32 @@ def _train_dev_counts(text: str) -> tuple[int, int]:
     return train, dev
 
 
+def _gpu_counts(text: str) -> list[int]:
+    """``N[,M...]`` GPU counts, each a positive integer."""
+    try:
+        counts = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected GPU counts, e.g. 1,8,32") from None
+    if any(n < 1 for n in counts):
+        raise argparse.ArgumentTypeError(f"{text!r}: GPU counts must be positive")
+    return counts
+
+
 def _plan(args: argparse.Namespace) -> int:
+    import dataclasses
+
     from sumbench.planning.build import plan_grid
+    from sumbench.planning.jobs import JobSettings
     from sumbench.report.plan import render_plan
 
     grid = grid_of(args)
+    stated = {k: v for k, v in (("grouping", args.grouping), ("max_job_hours", args.max_job_hours)) if v is not None}
+    if stated:
+        grid = dataclasses.replace(grid, quality_jobs={**grid.quality_jobs, **stated})
+        JobSettings.from_config(grid.quality_jobs)
     plan = plan_grid(grid, profiles=[Path(p) for p in args.profiles], throughput=args.throughput,
-                     data=Path(args.data) if args.data else None, examples=args.examples, models_dir=args.models_dir)
+                     data=Path(args.data) if args.data else None, examples=args.examples, models_dir=args.models_dir,
+                     gpus=args.gpus)
     text = "\n".join(render_plan(plan))
     if args.out:
         plan.write(args.out)
@@ -66,8 +85,8 @@ def _quality(args: argparse.Namespace) -> int:
     from sumbench.training.quality import QualityJob, run_quality
 
     plan = read_plan(args.plan)
-    job = QualityJob(plan=plan, grid=grid_of(args), model=args.model, data=Path(args.data), out=Path(args.out),
-                     base=args.base, models_dir=Path(args.models_dir) if args.models_dir else None,
+    job = QualityJob(plan=plan, grid=grid_of(args), model=args.model, index=args.job, data=Path(args.data),
+                     out=Path(args.out), base=args.base, models_dir=Path(args.models_dir) if args.models_dir else None,
                      threads=args.threads)
     record = run_quality(job)
     print(f"{args.out}: {len(record.cells)} cells ({record.resumed} kept from an earlier run)")
@@ -136,12 +155,20 @@ def add_parsers(sub) -> None:
     pl.add_argument("--examples", type=_train_dev_counts, default=None, metavar="TRAIN,DEV",
                     help="training and dev rows, before the CSVs are here (e.g. 12457,499); folds are dealt as "
                          "`sumbench data split` would")
+    pl.add_argument("--gpus", type=_gpu_counts, default=None, metavar="N[,M...]",
+                    help="state the predicted wall time of both phases on N GPUs (list scheduling of the planned jobs)")
+    pl.add_argument("--grouping", choices=["per_model", "fit"], default=None,
+                    help="quality jobs: one per model, or packed to fit --max-job-hours (default: the grid's)")
+    pl.add_argument("--max-job-hours", type=float, default=None, metavar="H",
+                    help="no quality job asks for more than H hours (the partition's MaxTime; default: the grid's)")
     pl.add_argument("--models-dir", default=None)
     pl.add_argument("--out", default=None, help="write plan.json (and plan.md beside it)")
     pl.set_defaults(func=_plan)
 
-    q = sub.add_parser("quality", help="quality phase of one model: each planned cell trained, evaluated, recorded")
-    _model_job_arguments(q, "the job's record (quality/<model>.json)")
+    q = sub.add_parser("quality", help="one quality job of a model: each of its planned cells trained, evaluated, "
+                                       "recorded")
+    _model_job_arguments(q, "the job's record (quality/<model>/job<N>.json)")
+    q.add_argument("--job", type=int, default=0, help="which of the model's planned jobs (plan.json jobs; default 0)")
     q.add_argument("--plan", required=True, help="plan.json (sumbench plan --out)")
     q.set_defaults(func=_quality)
 

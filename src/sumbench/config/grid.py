@@ -68,6 +68,8 @@ class Grid:
     progress_every: int | None = None  # a progress line every N optimizer steps (None: every ~36 s of training)
     eval_every_samples: int | None = None  # learning curve: held-out eval loss every N training samples (None: off)
     rouge: dict[str, Any] = field(default_factory=dict)  # analyzers (the first is the primary) and aggregation
+    quality_jobs: dict[str, Any] = field(default_factory=dict)  # how cells become jobs (planning.jobs.JobSettings)
+    scheduler_gpus: int = 0  # GPUs a job of a CPU model asks the scheduler for and leaves unused (cluster tests)
 
     def curve_evaluations(self, steps: int, effective_batch: int) -> int:
         """How many learning-curve evaluations a training of ``steps`` optimizer steps runs."""
@@ -151,11 +153,23 @@ class Grid:
                 + ["--settings", json.dumps(self.augment, ensure_ascii=False, sort_keys=True)])
 
 
+# Top-level keys a cluster profile sets (`--config`, flat values) as every grid's quality_jobs defaults.
+JOB_DEFAULTS = {"job_grouping": "grouping", "max_job_hours": "max_job_hours", "cluster_gpus": "gpus"}
+
+
 def load_grids(config: dict, source: str = "configs/config.yaml") -> dict[str, Grid]:
+    from sumbench.planning.jobs import JobSettings
+
     validate_with_schema(config, CONFIG_SCHEMA, source)
+    defaults = {key: config[top] for top, key in JOB_DEFAULTS.items() if config.get(top) is not None}
     grids = {}
     for name, body in config["grids"].items():
         body = {k: tuple(v) if isinstance(v, list) else v for k, v in body.items()}
+        body["quality_jobs"] = {**defaults, **body.get("quality_jobs", {})}
+        try:
+            JobSettings.from_config(body["quality_jobs"])
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: grids.{name}.{exc}") from None
         grids[name] = Grid(name=name, **body)
         check_augmentation(grids[name], source)
         check_data_size(grids[name], source)

@@ -44,7 +44,9 @@ def example_counts(grid: Grid, folds: Path | None, examples: tuple[int, int] | N
 
 
 def plan_grid(grid: Grid, *, profiles: list[Path] = (), throughput: str | None = None, data: Path | None = None,
-              examples: tuple[int, int] | None = None, models_dir: str | None = None) -> PlanRecord:
+              examples: tuple[int, int] | None = None, models_dir: str | None = None,
+              gpus: list[int] | None = None) -> PlanRecord:
+    """``gpus``: the GPU counts the plan states its wall time on (default 1, and the grid's quality_jobs.gpus)."""
     from sumbench.config.model import DEFAULT_MODELS_DIR, load_model, model_files
 
     folder = models_dir or DEFAULT_MODELS_DIR
@@ -58,11 +60,13 @@ def plan_grid(grid: Grid, *, profiles: list[Path] = (), throughput: str | None =
     rates = model_rates(specs, grid.splits(), records, file_rates)
     ratio = grid.augment_settings().ratio
     inputs = {m: ModelInputs(epochs=specs[m].training.epochs, augment_ratio=ratio, rates=rates[m],
-                             costs=records[m].costs if m in records else None, profile=records.get(m))
+                             costs=records[m].costs if m in records else None, profile=records.get(m),
+                             gpus=specs[m].resources.gpus, runtime_min=specs[m].resources.runtime)
               for m in grid.models}
     stage = "after-profile" if records else "before-profile"
     plan = make_plan(grid, inputs, example_counts(grid, data, examples), stage)
     if examples is not None and not is_split(data):
         plan.notes.append(f"example counts as stated with --examples: {examples[0]:,} training, {examples[1]:,} dev "
                           f"(not counted in the data)")
+    plan.wall_gpus = sorted(set(gpus or [1] + ([grid.quality_jobs["gpus"]] if grid.quality_jobs.get("gpus") else [])))
     return plan

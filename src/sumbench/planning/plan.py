@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 from sumbench.config.grid import Grid
 from sumbench.planning.throughput import Rates
-from sumbench.records import (SECONDS_PER_HOUR, Costs, ModelPlan, ModelProfile, PlanRecord, PlannedCell, cap_label,
-                              split_label)
+from sumbench.records import (SECONDS_PER_HOUR, Costs, ModelPlan, ModelProfile, PlanRecord, PlannedCell, PlannedJob,
+                              cap_label, split_label)
 
 MIN_FOLDS = 2
 MIN_CAP_FRACTION = 0.10  # a budget never caps training below this share of a fold's training part
@@ -58,6 +58,8 @@ class ModelInputs:
     rates: Rates
     costs: Costs | None = None  # from the profile
     profile: ModelProfile | None = None
+    gpus: int = 1  # GPUs one of its jobs holds (resources.gpus)
+    runtime_min: int = 60  # its YAML's runtime: a job's request when nothing predicts it
 
 
 def training_examples(originals: int, augmentation: str, ratio: float) -> int:
@@ -207,8 +209,41 @@ def make_plan(grid: Grid, inputs: dict[str, ModelInputs], sizes: DataSizes, stag
     if grid.budget_hours is not None:
         plans, cells, folds, caps = _fit_budget(grid, build, plans, cells, folds, caps, dropped_extra, sizes,
                                                 decisions)
+    jobs = quality_jobs(grid, cells, plans, inputs)
+    notes.append(_jobs_note(grid))
     return PlanRecord(grid=grid.name, stage=stage, budget_hours=grid.budget_hours, k_folds=len(folds), folds=folds,
-                      max_train_samples=caps, decisions=decisions, notes=notes, models=plans, cells=cells)
+                      max_train_samples=caps, decisions=decisions, notes=notes, models=plans, cells=cells, jobs=jobs)
+
+
+def quality_jobs(grid: Grid, cells: list[PlannedCell], plans: list[ModelPlan],
+                 inputs: dict[str, ModelInputs]) -> list[PlannedJob]:
+    """The cells grouped into jobs (the grid's ``quality_jobs``); each model's quality time then pays its start-up
+    once per job. (The budget above counted it once per model: at most minutes per extra job.)"""
+    from sumbench.planning.jobs import JobModel, JobSettings, group_jobs
+
+    models = {m: JobModel(startup_s=job_seconds(i.costs), gpus=i.gpus, fallback_minutes=i.runtime_min)
+              for m, i in inputs.items()}
+    jobs = group_jobs(cells, models, JobSettings.from_config(grid.quality_jobs))
+    for p in plans:
+        mine = [j for j in jobs if j.model == p.model]
+        p.quality_jobs = len(mine)
+        if mine and p.quality_s is not None:
+            p.quality_s = sum(j.predicted_s for j in mine)
+        if p.profile_s is None:
+            p.profile_s = predicted_profile_s(grid, inputs[p.model].rates)
+    return jobs
+
+
+def predicted_profile_s(grid: Grid, rates: Rates) -> float | None:
+    """Before the profile: its timed steps (warm-up included) of every split at the known samples/s; loading,
+    the GA check and start-up are not in it."""
+    budget, total = grid.budget, 0.0
+    for b, g in grid.splits():
+        rate = rates.of(b, g)
+        if not rate:
+            return None
+        total += (budget.warmup_steps + budget.steps(b * g)) * b * g / rate
+    return total
 
 
 def _hours(plans: list[ModelPlan]) -> float:
@@ -274,11 +309,23 @@ def _fit_budget(grid, build, plans, cells, folds, caps, dropped_extra, sizes, de
     return plans, cells, folds, caps
 
 
+def _jobs_note(grid: Grid) -> str:
+    from sumbench.planning.jobs import JobSettings
+
+    s = JobSettings.from_config(grid.quality_jobs)
+    how = {"per_model": "one per model", "fit": "each model's cells packed longest first into as few jobs as fit"}
+    limits = ([f"max_job_hours {s.max_job_hours:g}"] if s.max_job_hours else []) + \
+        ([f"the grid's work / {s.gpus} GPUs"] if s.grouping == "fit" and s.gpus else [])
+    return (f"quality jobs: {how[s.grouping]}" + (f" ({', '.join(limits)})" if limits else "") +
+            f"; each asks for its predicted time x {s.margin:g} + its measured start-up + {s.startup_minutes:g} min")
+
+
 def _notes(grid: Grid, inputs: dict[str, ModelInputs], stage: str) -> list[str]:
     notes = []
     if stage == "before-profile":
         notes.append("before the profile: training time only (samples / samples/s); loading, evaluation and "
-                     "generation are measured by the profile and added after it")
+                     "generation are measured by the profile and added after it; the profile phase's time is its "
+                     "timed steps at the same samples/s")
     for m in grid.models:
         r = inputs[m].rates
         if r.source == "unknown":

@@ -76,7 +76,8 @@ def grid_status(grid: Grid, workdir: Path = Path(".")) -> list[JobState]:
                 left += progress.get("eta_s") or 0.0
             else:
                 left = left + c.predicted_s if c.predicted_s is not None and left is not None else None
-        if (root / "quality" / f"{m}.json").exists() or finished == len(cells):
+        jobs = [root / "quality" / m / f"job{j.index}.json" for j in plan.jobs if j.model == m]
+        if (jobs and all(p.exists() for p in jobs)) or finished == len(cells):
             states.append(JobState("quality", m, "done", f"{len(cells)} cells", 0.0))
         elif running:
             states.append(JobState("quality", m, "running", f"cell {finished + 1}/{len(cells)}: {running['label']} "

@@ -52,13 +52,42 @@ def render_plan(plan: PlanRecord, heading: str = "##") -> list[str]:
         out += ["", f"Planned {hours(planned)} h instead of {hours(naive)} h naive: {naive / planned:.1f}x less."]
     profile = _total([m.profile_s for m in plan.models])
     if profile is not None:
-        out += ["", f"The profile phase took {hours(profile)} h (measured)."]
+        out += ["", f"The profile phase took {hours(profile)} h (measured)." if plan.stage == "after-profile" else
+                f"The profile phase is predicted to take {hours(profile)} h (its timed steps only)."]
+    out += render_jobs(plan)
     if plan.decisions:
         out += ["", "Trade-offs and decisions:", ""] + [f"- {d}" for d in plan.decisions]
     out += _pruned(plan.models)
     if plan.notes:
         out += ["", "Assumptions:", ""] + [f"- {n}" for n in plan.notes]
     return out + [""]
+
+
+def render_jobs(plan: PlanRecord) -> list[str]:
+    """The quality jobs per model with what they ask the scheduler for, and the plan's wall time on N GPUs."""
+    from sumbench.planning.schedule import wall_time
+
+    if not plan.jobs:
+        return []
+    out = ["", "Quality jobs (each asks for its predicted time with a margin plus start-up):", "",
+           "| model | jobs | GPUs per job | cells per job | longest job h | longest request h |",
+           "|---|---:|---:|---|---:|---:|"]
+    for m in plan.models:
+        jobs = [j for j in plan.jobs if j.model == m.model]
+        if not jobs:
+            continue
+        known = [j.predicted_s for j in jobs if j.predicted_s is not None]
+        out.append(f"| {m.model} | {len(jobs)} | {jobs[0].gpus} | {', '.join(str(len(j.cells)) for j in jobs)} | "
+                   f"{hours(max(known)) if known else MISSING} | {max(j.runtime_min for j in jobs) / 60:,.2f} |")
+    out += ["", "Wall time on N GPUs (list scheduling, longest job first, each job on its model's GPUs; a CPU job takes "
+                "one worker; the quality phase starts when every profile has finished):", "",
+            "| GPUs | profile phase h | quality phase h | total h |", "|---:|---:|---:|---:|"]
+    missing = []
+    for n in plan.wall_gpus or [1]:
+        w = wall_time(plan, n)
+        out.append(f"| {n} | {hours(w.profile_s)} | {hours(w.quality_s)} | **{hours(w.total_s)}** |")
+        missing += [f"- {n} GPUs: {w.why}"] if w.why else []
+    return out + ([""] + missing if missing else [])
 
 
 def _pruned(models: list[ModelPlan]) -> list[str]:
@@ -69,18 +98,18 @@ def _pruned(models: list[ModelPlan]) -> list[str]:
 
 
 def predicted_vs_measured(plan: PlanRecord, jobs: list[QualityJobRecord]) -> list[str]:
-    """The plan's predicted quality-phase time beside the measured one (job wall time minus waiting for another
-    job's timed window), per model and in total."""
-    by_model = {j.model: j for j in jobs}
+    """The plan's predicted quality-phase time beside the measured one (the model's jobs' wall times minus waiting
+    for another job's timed window, summed), per model and in total."""
     rows, pred_total, meas_total = [], 0.0, 0.0
     for m in plan.models:
-        job = by_model.get(m.model)
-        if job is None or job.wall_s is None:
+        mine = [j for j in jobs if j.model == m.model]
+        if not mine or any(j.wall_s is None for j in mine):
             continue
-        measured = job.wall_s - job.lock_wait_s
+        measured = sum(j.wall_s - j.lock_wait_s for j in mine)
+        resumed = sum(j.resumed for j in mine)
         rows.append(f"| {m.model} | {hours(m.quality_s)} | {hours(measured)} | "
                     + (f"{measured / m.quality_s - 1:+.0%}" if m.quality_s else MISSING)
-                    + (f" ({job.resumed} cells resumed)" if job.resumed else "") + " |")
+                    + (f" ({resumed} cells resumed)" if resumed else "") + " |")
         if m.quality_s is not None:
             pred_total, meas_total = pred_total + m.quality_s, meas_total + measured
     if not rows:
@@ -96,7 +125,8 @@ def plan_outcome(plan: PlanRecord, jobs: Sequence[QualityJobRecord]) -> list[str
     avoided, each figure defined in one sentence."""
     out = ["## Predicted vs measured", "",
            "- **Predicted**: the plan's time for the quality phase, every planned cell trained and evaluated.",
-           "- **Measured**: the quality job's wall time minus the time it waited for another job's timed window.",
+           "- **Measured**: the model's quality jobs' wall times minus the time they waited for another job's timed "
+           "window, summed.",
            "- **Naive**: every bs x ga split of the grid trained to convergence on every fold.", ""]
     out += predicted_vs_measured(plan, list(jobs)) or ["_No quality job has finished yet._"]
     planned, naive = _total([m.quality_s for m in plan.models]), _total([m.naive_s for m in plan.models])

@@ -1,9 +1,9 @@
 """The quality phase of one model: every cell the plan gives it, trained and evaluated in one process.
 
     sumbench quality --model tiny-llama --plan results/quick_test/plan.json --data results/quick_test/data/folds \\
-        --base results/quick_test/base/tiny-llama --out results/quick_test/quality/tiny-llama.json
+        --job 0 --base results/quick_test/base/tiny-llama --out results/quick_test/quality/tiny-llama/job0.json
 
-One process per model pays the imports and the Korean analyser's load once for all of the model's cells
+One process per quality job (the plan groups a model's cells into one job, or several on a cluster) pays the imports and the Korean analyser's load once for all of the model's cells
 (each cell still loads fresh weights). Each cell writes its own records under ``runs/`` as it finishes; a cell
 whose ``metrics.json`` already holds this cell's settings from this code version is kept, not trained again,
 so a job killed halfway resumes where it stopped. The job's own output, written last, lists its cells.
@@ -17,6 +17,7 @@ from pathlib import Path
 
 from sumbench.config.grid import Grid
 from sumbench.errors import SumbenchError
+from sumbench.planning.jobs import job_of
 from sumbench.records import PlannedCell, PlanRecord, QualityJobRecord, cap_label, read_record
 from sumbench.training.cell import Cell
 
@@ -27,7 +28,8 @@ class QualityJob:
     grid: Grid
     model: str
     data: Path
-    out: Path  # quality/<model>.json
+    out: Path  # quality/<model>/job<index>.json
+    index: int = 0  # which of the model's planned jobs
     base: str | None = None  # pretrained directory (a tiny twin's warm start)
     models_dir: Path | None = None
     threads: int | None = None
@@ -62,6 +64,14 @@ def already_done(cell: Cell, code_version: str | None) -> bool:
     return record.settings.get("cell") == json.loads(json.dumps(cell.to_dict())) and same_code
 
 
+def scheduler_facts() -> dict[str, str]:
+    """Which scheduler job this is and the devices it was given (a CPU model's are held and left unused)."""
+    import os
+
+    keys = ("SLURM_JOB_ID", "SLURM_RESTART_COUNT", "SLURM_JOB_PARTITION", "CUDA_VISIBLE_DEVICES")
+    return {k: os.environ[k] for k in keys if k in os.environ}
+
+
 def run_quality(job: QualityJob) -> QualityJobRecord:
     from sumbench.training.timed import AnalyserLoad
 
@@ -73,7 +83,7 @@ def run_quality(job: QualityJob) -> QualityJobRecord:
     from sumbench.training.measure import process_age_s
 
     spec = load_model(job.model, **({"models_dir": job.models_dir} if job.models_dir else {}))
-    planned = [c for c in job.plan.cells if c.model == job.model]
+    planned = [job.plan.cells[i] for i in job_of(job.plan.jobs, job.model, job.index).cells]
     if not planned:
         raise SumbenchError(f"the plan has no quality cells for {job.model}")
     lease = DeviceLease.acquire(spec.resources.gpus)
@@ -95,8 +105,8 @@ def run_quality(job: QualityJob) -> QualityJobRecord:
             waited += record.lock_wait_s or 0.0
             print(f"sumbench quality: {i}/{len(planned)} {record.status}, ROUGE-Sum {record.rouge_sum}", flush=True)
         cells.append(str(cell.out / "metrics.json"))
-    record = QualityJobRecord(model=job.model, grid=job.grid.name, cells=cells, resumed=resumed, startup_s=startup,
-                              analyser_load_s=analyser_s, lock_wait_s=waited, wall_s=process_age_s(),
-                              device=lease.device)
+    record = QualityJobRecord(model=job.model, grid=job.grid.name, job=job.index, cells=cells, resumed=resumed,
+                              startup_s=startup, analyser_load_s=analyser_s, lock_wait_s=waited,
+                              wall_s=process_age_s(), device=lease.device, scheduler=scheduler_facts())
     record.write(job.out)
     return record
