@@ -42,6 +42,12 @@ rule quick_aug:
         grid_outputs("quick_aug"),
 
 
+# quick_test's tiny BART and Llama at effective batch 4 only: the Slurm cluster tests' grid.
+rule quick_slurm:
+    input:
+        grid_outputs("quick_slurm"),
+
+
 # QLoRA (4-bit, bitsandbytes on CPU) beside plain LoRA on tiny causal twins.
 rule quick_qlora:
     input:
