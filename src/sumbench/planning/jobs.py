@@ -48,8 +48,12 @@ class JobSettings:
     def from_config(cls, body: dict[str, Any] | None) -> JobSettings:
         return cls(**(body or {}))
 
+    def request_s(self, cells_s: float, startup_s: float) -> float:
+        """Seconds a job asks for: what packing compares (whole minutes only in the request itself)."""
+        return cells_s * self.margin + startup_s + self.startup_minutes * SECONDS_PER_MINUTE
+
     def request_minutes(self, cells_s: float, startup_s: float) -> int:
-        return math.ceil((cells_s * self.margin + startup_s) / SECONDS_PER_MINUTE + self.startup_minutes)
+        return math.ceil(round(self.request_s(cells_s, startup_s) / SECONDS_PER_MINUTE, 6))
 
 
 @dataclass(frozen=True)
@@ -87,33 +91,35 @@ def group_jobs(cells: list[PlannedCell], models: dict[str, JobModel], settings: 
     by_model: dict[str, list[int]] = {}
     for i, c in enumerate(cells):
         by_model.setdefault(c.model, []).append(i)
-    limit_min = settings.max_job_hours * SECONDS_PER_HOUR / SECONDS_PER_MINUTE if settings.max_job_hours else None
+    # whole minutes, as the scheduler takes them: a job that fits asks for at most this
+    limit_s = math.floor(settings.max_job_hours * 60) * SECONDS_PER_MINUTE if settings.max_job_hours else None
     for m, idx in by_model.items():
         for i in idx:
             s = cells[i].predicted_s
-            if s is not None and limit_min is not None and settings.request_minutes(s, models[m].startup_s) > limit_min:
-                asked = settings.request_minutes(s, models[m].startup_s) / 60
+            if s is not None and limit_s is not None and settings.request_minutes(s, models[m].startup_s) * \
+                    SECONDS_PER_MINUTE > limit_s:
+                asked = settings.request_s(s, models[m].startup_s) / SECONDS_PER_HOUR
                 raise SumbenchError(
                     f"plan: cell {cell_name(cells[i])} is predicted {s / SECONDS_PER_HOUR:.1f} h (asks {asked:.1f} h "
                     f"with margin x{settings.margin:g} and start-up) and cannot fit max_job_hours "
                     f"{settings.max_job_hours:g} alone")
-    target_min = _target_minutes(cells, by_model, models, settings, limit_min)
+    target_s = _target_s(cells, by_model, models, settings, limit_s)
     jobs: list[PlannedJob] = []
     for m, idx in by_model.items():
         known = all(cells[i].predicted_s is not None for i in idx)
         if not known:
-            minutes = math.ceil(limit_min) if limit_min else models[m].fallback_minutes
+            minutes = math.floor(limit_s / SECONDS_PER_MINUTE) if limit_s else models[m].fallback_minutes
             jobs.append(PlannedJob(model=m, index=0, cells=idx, gpus=models[m].gpus, predicted_s=None,
                                    runtime_min=minutes))
             continue
         seconds = {i: cells[i].predicted_s for i in idx}
         order = sorted(idx, key=lambda i: (-seconds[i], i))
         groups = [idx]
-        if settings.grouping == "fit" or limit_min is not None:
+        if settings.grouping == "fit" or limit_s is not None:
             groups = _fewest_jobs(order, seconds, models[m], settings,
-                                  target_min if settings.grouping == "fit" else limit_min)
+                                  target_s if settings.grouping == "fit" else limit_s)
         if settings.grouping == "per_model" and len(groups) > 1:
-            total = settings.request_minutes(sum(seconds.values()), models[m].startup_s) / 60
+            total = settings.request_s(sum(seconds.values()), models[m].startup_s) / SECONDS_PER_HOUR
             raise SumbenchError(f"plan: {m}'s one quality job asks {total:.1f} h, more than max_job_hours "
                                 f"{settings.max_job_hours:g}: set quality_jobs.grouping: fit to split it")
         groups = sorted((sorted(g) for g in groups), key=lambda g: (-sum(seconds[i] for i in g), g[0]))
@@ -125,29 +131,29 @@ def group_jobs(cells: list[PlannedCell], models: dict[str, JobModel], settings: 
     return jobs
 
 
-def _target_minutes(cells, by_model, models, settings, limit_min) -> float | None:
+def _target_s(cells, by_model, models, settings, limit_s) -> float | None:
     """The most a fit job may ask: ``max_job_hours``, and with ``gpus`` set the grid's work per GPU (each model's
     cells in one request, weighted by its GPUs, / N), never below the longest single cell's request."""
     if settings.grouping != "fit" or not settings.gpus:
-        return limit_min
+        return limit_s
     work, longest = 0.0, 0.0
     for m, idx in by_model.items():
         known = [cells[i].predicted_s for i in idx if cells[i].predicted_s is not None]
         if not known:
             continue
-        work += _slots(models[m].gpus) * settings.request_minutes(sum(known), models[m].startup_s)
-        longest = max(longest, max(settings.request_minutes(s, models[m].startup_s) for s in known))
+        work += _slots(models[m].gpus) * settings.request_s(sum(known), models[m].startup_s)
+        longest = max(longest, max(settings.request_s(s, models[m].startup_s) for s in known))
     share = max(work / settings.gpus, longest)
-    return share if limit_min is None else min(share, limit_min)
+    return share if limit_s is None else min(share, limit_s)
 
 
 def _fewest_jobs(order: list[int], seconds: dict[int, float], model: JobModel, settings: JobSettings,
-                 limit_min: float | None) -> list[list[int]]:
-    if limit_min is None:
+                 limit_s: float | None) -> list[list[int]]:
+    if limit_s is None:
         return [sorted(order)]
     for bins in range(1, len(order) + 1):
         groups = _pack(order, seconds, bins)
-        if all(settings.request_minutes(sum(seconds[i] for i in g), model.startup_s) <= limit_min for g in groups):
+        if all(settings.request_s(sum(seconds[i] for i in g), model.startup_s) <= limit_s for g in groups):
             return groups
     return [[i] for i in order]  # each cell alone fits (checked before packing)
 
