@@ -83,7 +83,8 @@ def snakemake(root: Path, config: Path, **popen) -> subprocess.Popen:
     """The grid through the SLURM profile, on the test's partition; the partition's MaxTime is 30 minutes."""
     command = ["timeout", "-k", "10", str(RUN_S), "snakemake", "--profile", "workflow/profiles/slurm", GRID,
                "--configfile", str(config), "--config", "job_grouping=fit", "max_job_hours=0.5",
-               "--default-resources", f"slurm_partition={PARTITION}", "mem_mb=1000", "runtime=10"]
+               "--default-resources", f"slurm_partition={PARTITION}", "mem_mb=1000", "runtime=10",
+               "--slurm-init-seconds-before-status-checks", "5"]  # tiny jobs: poll sacct from 5 s on, not 40
     return subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **popen)
 
 
