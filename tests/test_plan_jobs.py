@@ -168,7 +168,8 @@ def test_plan_full_states_the_wall_time_on_each_gpu_count_and_no_job_asks_more_t
             if line.startswith("| ") and line.split("|")[1].strip() in ("1", "8", "32")}
     assert set(rows) == {"1", "8", "32"} and all("**" in row for row in rows.values())
     plan = read_plan(out)
-    assert plan.wall_gpus == [1, 8, 32]
+    assert [w.gpus for w in plan.wall_times] == [1, 8, 32]
+    assert [w.quality_s for w in plan.wall_times] == [wall_time(plan, n).quality_s for n in (1, 8, 32)]
     assert max(j.runtime_min for j in plan.jobs) <= 24 * 60
     assert sorted(i for j in plan.jobs for i in j.cells) == list(range(len(plan.cells)))
     polyglot = [j for j in plan.jobs if j.model == "polyglot-ko-12.8b"]
@@ -177,6 +178,14 @@ def test_plan_full_states_the_wall_time_on_each_gpu_count_and_no_job_asks_more_t
     assert one == pytest.approx(sum(j.predicted_s for j in plan.jobs))  # one GPU: every job in a row
     assert one > eight >= many >= max(j.predicted_s for j in plan.jobs)
     assert (tmp_path / "plan.md").read_text().count("Wall time on N GPUs") == 1
+    # told to spread over 32 GPUs, the plan splits jobs further and 32 GPUs finish sooner
+    spread = tmp_path / "spread.json"
+    proc = sumbench("plan", "full", "--throughput", "configs/throughput/user-24gb.yaml", "--examples", "12457,499",
+                    "--gpus", "32", "--grouping", "fit", "--max-job-hours", "24", "--cluster-gpus", "32",
+                    "--out", str(spread))
+    assert proc.returncode == 0, proc.stderr
+    assert len(read_plan(spread).jobs) > len(plan.jobs)
+    assert read_plan(spread).wall_times[0].quality_s < many
     # one job per model cannot fit 24 h: the plan says which model and how to split it
     proc = sumbench("plan", "full", "--throughput", "configs/throughput/user-24gb.yaml", "--examples", "12457,499",
                     "--max-job-hours", "24")

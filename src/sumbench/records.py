@@ -281,6 +281,20 @@ class PlannedJob:
 
 
 @dataclass(kw_only=True)
+class WallTime:
+    """The plan's predicted wall time on ``gpus`` GPUs (sumbench.planning.schedule)."""
+
+    gpus: int
+    profile_s: float | None  # None: a job's time is unknown, or it needs more GPUs than there are
+    quality_s: float | None
+    why: str = ""  # why a phase has no figure
+
+    @property
+    def total_s(self) -> float | None:
+        return None if self.profile_s is None or self.quality_s is None else self.profile_s + self.quality_s
+
+
+@dataclass(kw_only=True)
 class ModelPlan:
     model: str
     throughput_source: str  # profile | throughput file | scaled from <model> by parameter count | unknown
@@ -314,7 +328,7 @@ class PlanRecord:
     models: list[ModelPlan] = field(default_factory=list)
     cells: list[PlannedCell] = field(default_factory=list)
     jobs: list[PlannedJob] = field(default_factory=list)  # the quality jobs the cells are grouped into
-    wall_gpus: list[int] = field(default_factory=list)  # GPU counts the plan states its wall time on
+    wall_times: list[WallTime] = field(default_factory=list)  # on the GPU counts the plan was asked for
 
     def write(self, path: str | Path) -> Path:
         return atomic_write_json(path, dataclasses.asdict(self))
@@ -353,7 +367,7 @@ FIELDS = {f.name for f in dataclasses.fields(CellRecord)}
 T = TypeVar("T")
 NESTED = {(ModelProfile, "splits"): SplitProfile, (ModelProfile, "ga_check"): GaCheck, (ModelProfile, "costs"): Costs,
           (PlanRecord, "models"): ModelPlan, (PlanRecord, "cells"): PlannedCell,
-          (PlanRecord, "jobs"): PlannedJob}
+          (PlanRecord, "jobs"): PlannedJob, (PlanRecord, "wall_times"): WallTime}
 
 
 def _load_json(path: str | Path, what: str) -> dict:

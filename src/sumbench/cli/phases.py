@@ -63,7 +63,8 @@ def _plan(args: argparse.Namespace) -> int:
     from sumbench.report.plan import render_plan
 
     grid = grid_of(args)
-    stated = {k: v for k, v in (("grouping", args.grouping), ("max_job_hours", args.max_job_hours)) if v is not None}
+    stated = {k: v for k, v in (("grouping", args.grouping), ("max_job_hours", args.max_job_hours),
+                                ("gpus", args.cluster_gpus)) if v is not None}
     if stated:
         grid = dataclasses.replace(grid, quality_jobs={**grid.quality_jobs, **stated})
         JobSettings.from_config(grid.quality_jobs)
@@ -161,6 +162,8 @@ def add_parsers(sub) -> None:
                     help="quality jobs: one per model, or packed to fit --max-job-hours (default: the grid's)")
     pl.add_argument("--max-job-hours", type=float, default=None, metavar="H",
                     help="no quality job asks for more than H hours (the partition's MaxTime; default: the grid's)")
+    pl.add_argument("--cluster-gpus", type=int, default=None, metavar="N",
+                    help="fit: split quality jobs until each is at most the grid's work / N (default: the grid's)")
     pl.add_argument("--models-dir", default=None)
     pl.add_argument("--out", default=None, help="write plan.json (and plan.md beside it)")
     pl.set_defaults(func=_plan)

@@ -68,5 +68,8 @@ def plan_grid(grid: Grid, *, profiles: list[Path] = (), throughput: str | None =
     if examples is not None and not is_split(data):
         plan.notes.append(f"example counts as stated with --examples: {examples[0]:,} training, {examples[1]:,} dev "
                           f"(not counted in the data)")
-    plan.wall_gpus = sorted(set(gpus or [1] + ([grid.quality_jobs["gpus"]] if grid.quality_jobs.get("gpus") else [])))
+    from sumbench.planning.schedule import wall_time
+
+    counts = sorted(set(gpus or [1] + ([grid.quality_jobs["gpus"]] if grid.quality_jobs.get("gpus") else [])))
+    plan.wall_times = [wall_time(plan, n) for n in counts]
     return plan

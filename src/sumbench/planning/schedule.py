@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sumbench.records import PlanRecord
+from sumbench.records import PlanRecord, WallTime
 
 
 @dataclass(frozen=True)
@@ -18,18 +18,6 @@ class Task:
     name: str
     seconds: float
     gpus: int
-
-
-@dataclass(frozen=True)
-class WallTime:
-    gpus: int
-    profile_s: float | None  # None: a job's time is unknown, or it needs more GPUs than there are
-    quality_s: float | None
-    why: str = ""  # why a phase has no figure
-
-    @property
-    def total_s(self) -> float | None:
-        return None if self.profile_s is None or self.quality_s is None else self.profile_s + self.quality_s
 
 
 def list_schedule(tasks: list[Task], gpus: int) -> float:

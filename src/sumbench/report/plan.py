@@ -65,8 +65,6 @@ def render_plan(plan: PlanRecord, heading: str = "##") -> list[str]:
 
 def render_jobs(plan: PlanRecord) -> list[str]:
     """The quality jobs per model with what they ask the scheduler for, and the plan's wall time on N GPUs."""
-    from sumbench.planning.schedule import wall_time
-
     if not plan.jobs:
         return []
     out = ["", "Quality jobs (each asks for its predicted time with a margin plus start-up):", "",
@@ -79,14 +77,15 @@ def render_jobs(plan: PlanRecord) -> list[str]:
         known = [j.predicted_s for j in jobs if j.predicted_s is not None]
         out.append(f"| {m.model} | {len(jobs)} | {jobs[0].gpus} | {', '.join(str(len(j.cells)) for j in jobs)} | "
                    f"{hours(max(known)) if known else MISSING} | {max(j.runtime_min for j in jobs) / 60:,.2f} |")
+    if not plan.wall_times:
+        return out
     out += ["", "Wall time on N GPUs (list scheduling, longest job first, each job on its model's GPUs; a CPU job takes "
                 "one worker; the quality phase starts when every profile has finished):", "",
             "| GPUs | profile phase h | quality phase h | total h |", "|---:|---:|---:|---:|"]
     missing = []
-    for n in plan.wall_gpus or [1]:
-        w = wall_time(plan, n)
-        out.append(f"| {n} | {hours(w.profile_s)} | {hours(w.quality_s)} | **{hours(w.total_s)}** |")
-        missing += [f"- {n} GPUs: {w.why}"] if w.why else []
+    for w in plan.wall_times:
+        out.append(f"| {w.gpus} | {hours(w.profile_s)} | {hours(w.quality_s)} | **{hours(w.total_s)}** |")
+        missing += [f"- {w.gpus} GPUs: {w.why}"] if w.why else []
     return out + ([""] + missing if missing else [])
 
 
