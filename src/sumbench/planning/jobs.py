@@ -21,8 +21,11 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from sumbench.config.grid import Grid
 from sumbench.errors import ConfigError, SumbenchError
-from sumbench.records import SECONDS_PER_HOUR, PlannedCell, PlannedJob, cap_label, split_label
+from sumbench.planning.plan import ModelInputs, job_seconds
+from sumbench.planning.throughput import Rates
+from sumbench.records import SECONDS_PER_HOUR, ModelPlan, PlannedCell, PlannedJob, cap_label, split_label
 
 GROUPINGS = ("per_model", "fit")
 SECONDS_PER_MINUTE = 60
@@ -164,3 +167,40 @@ def job_of(jobs: list[PlannedJob], model: str, index: int) -> PlannedJob:
             return j
     raise SumbenchError(f"the plan has no quality job {index} of {model} "
                         f"(jobs: {', '.join(f'{j.model}/{j.index}' for j in jobs) or 'none'})")
+
+
+def plan_jobs(grid: Grid, cells: list[PlannedCell], plans: list[ModelPlan], inputs: dict[str, ModelInputs],
+              notes: list[str]) -> list[PlannedJob]:
+    """The plan's cells grouped into jobs (the grid's ``quality_jobs``), with each model's quality time then paying
+    its start-up once per job (the budget counted it once per model: at most minutes per extra job), its profile
+    time predicted where nothing measured it, and a note saying how jobs were grouped."""
+    settings = JobSettings.from_config(grid.quality_jobs)
+    models = {m: JobModel(startup_s=job_seconds(i.costs), gpus=i.gpus, fallback_minutes=i.runtime_min)
+              for m, i in inputs.items()}
+    jobs = group_jobs(cells, models, settings)
+    for p in plans:
+        mine = [j for j in jobs if j.model == p.model]
+        p.quality_jobs = len(mine)
+        if mine and p.quality_s is not None:
+            p.quality_s = sum(j.predicted_s for j in mine)
+        if p.profile_s is None:
+            p.profile_s = predicted_profile_s(grid, inputs[p.model].rates)
+    how = {"per_model": "one per model", "fit": "each model's cells packed longest first into as few jobs as fit"}
+    limits = ([f"max_job_hours {settings.max_job_hours:g}"] if settings.max_job_hours else []) + \
+        ([f"the grid's work / {settings.gpus} GPUs"] if settings.grouping == "fit" and settings.gpus else [])
+    notes.append(f"quality jobs: {how[settings.grouping]}" + (f" ({', '.join(limits)})" if limits else "")
+                 + f"; each asks for its predicted time x {settings.margin:g} + its measured start-up + "
+                 f"{settings.startup_minutes:g} min")
+    return jobs
+
+
+def predicted_profile_s(grid: Grid, rates: Rates) -> float | None:
+    """Before the profile: its timed steps (warm-up included) of every split at the known samples/s; loading,
+    the GA check and start-up are not in it."""
+    budget, total = grid.budget, 0.0
+    for b, g in grid.splits():
+        rate = rates.of(b, g)
+        if not rate:
+            return None
+        total += (budget.warmup_steps + budget.steps(b * g)) * b * g / rate
+    return total

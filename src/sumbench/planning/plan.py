@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 from sumbench.config.grid import Grid
 from sumbench.planning.throughput import Rates
-from sumbench.records import (SECONDS_PER_HOUR, Costs, ModelPlan, ModelProfile, PlanRecord, PlannedCell, PlannedJob,
-                              cap_label, split_label)
+from sumbench.records import (SECONDS_PER_HOUR, Costs, ModelPlan, ModelProfile, PlanRecord, PlannedCell, cap_label,
+                              split_label)
 
 MIN_FOLDS = 2
 MIN_CAP_FRACTION = 0.10  # a budget never caps training below this share of a fold's training part
@@ -209,41 +209,11 @@ def make_plan(grid: Grid, inputs: dict[str, ModelInputs], sizes: DataSizes, stag
     if grid.budget_hours is not None:
         plans, cells, folds, caps = _fit_budget(grid, build, plans, cells, folds, caps, dropped_extra, sizes,
                                                 decisions)
-    jobs = quality_jobs(grid, cells, plans, inputs)
-    notes.append(_jobs_note(grid))
+    from sumbench.planning.jobs import plan_jobs
+
+    jobs = plan_jobs(grid, cells, plans, inputs, notes)
     return PlanRecord(grid=grid.name, stage=stage, budget_hours=grid.budget_hours, k_folds=len(folds), folds=folds,
                       max_train_samples=caps, decisions=decisions, notes=notes, models=plans, cells=cells, jobs=jobs)
-
-
-def quality_jobs(grid: Grid, cells: list[PlannedCell], plans: list[ModelPlan],
-                 inputs: dict[str, ModelInputs]) -> list[PlannedJob]:
-    """The cells grouped into jobs (the grid's ``quality_jobs``); each model's quality time then pays its start-up
-    once per job. (The budget above counted it once per model: at most minutes per extra job.)"""
-    from sumbench.planning.jobs import JobModel, JobSettings, group_jobs
-
-    models = {m: JobModel(startup_s=job_seconds(i.costs), gpus=i.gpus, fallback_minutes=i.runtime_min)
-              for m, i in inputs.items()}
-    jobs = group_jobs(cells, models, JobSettings.from_config(grid.quality_jobs))
-    for p in plans:
-        mine = [j for j in jobs if j.model == p.model]
-        p.quality_jobs = len(mine)
-        if mine and p.quality_s is not None:
-            p.quality_s = sum(j.predicted_s for j in mine)
-        if p.profile_s is None:
-            p.profile_s = predicted_profile_s(grid, inputs[p.model].rates)
-    return jobs
-
-
-def predicted_profile_s(grid: Grid, rates: Rates) -> float | None:
-    """Before the profile: its timed steps (warm-up included) of every split at the known samples/s; loading,
-    the GA check and start-up are not in it."""
-    budget, total = grid.budget, 0.0
-    for b, g in grid.splits():
-        rate = rates.of(b, g)
-        if not rate:
-            return None
-        total += (budget.warmup_steps + budget.steps(b * g)) * b * g / rate
-    return total
 
 
 def _hours(plans: list[ModelPlan]) -> float:
@@ -307,17 +277,6 @@ def _fit_budget(grid, build, plans, cells, folds, caps, dropped_extra, sizes, de
         plans, cells = build(folds, caps, dropped_extra)
         decisions.append(f"{model}: effective batch {eb} dropped: {before:.1f} h -> {_hours(plans):.1f} h")
     return plans, cells, folds, caps
-
-
-def _jobs_note(grid: Grid) -> str:
-    from sumbench.planning.jobs import JobSettings
-
-    s = JobSettings.from_config(grid.quality_jobs)
-    how = {"per_model": "one per model", "fit": "each model's cells packed longest first into as few jobs as fit"}
-    limits = ([f"max_job_hours {s.max_job_hours:g}"] if s.max_job_hours else []) + \
-        ([f"the grid's work / {s.gpus} GPUs"] if s.grouping == "fit" and s.gpus else [])
-    return (f"quality jobs: {how[s.grouping]}" + (f" ({', '.join(limits)})" if limits else "") +
-            f"; each asks for its predicted time x {s.margin:g} + its measured start-up + {s.startup_minutes:g} min")
 
 
 def _notes(grid: Grid, inputs: dict[str, ModelInputs], stage: str) -> list[str]:
