@@ -212,7 +212,7 @@ def test_quick_test_leaves_one_run_per_cell_and_split_and_a_second_pass_adds_non
 
     results = quick_test_run / "results"
     uri = f"sqlite:///{results / 'mlflow.db'}"
-    quality = sorted((results / "quick_test/quality").glob("*.json"))
+    quality = sorted((results / "quick_test/quality").glob("*/job*.json"))
     profiles = sorted((results / "quick_test/profile").glob("*.json"))
     cells = [Path(quick_test_run, c) for q in quality for c in read_quality_job(q).cells]
     splits = sum(len(read_profile(p).splits) for p in profiles)

@@ -35,7 +35,7 @@ def add_parsers(sub) -> None:
     r.add_argument("--plan", default=None, help="plan.json: predicted vs measured time, the plan section")
     r.add_argument("--profiles", nargs="*", default=[], help="profile records (profile/<model>.json): speed tables")
     r.add_argument("--quality", nargs="*", default=[],
-                   help="quality job records (quality/<model>.json); the metrics.json files they list are read")
+                   help="quality job records (quality/<model>/job<N>.json); the metrics.json files they list are read")
     r.add_argument("--out", required=True, help="summary.md path (summary.csv, speed.csv and plots/ go beside it)")
     r.add_argument("--title", default="sumbench summary")
     r.set_defaults(func=_report)

@@ -1,7 +1,7 @@
 """Records -> ``summary.md``, ``summary.csv``, ``speed.csv`` and ``plots/``.
 
 A grid's records: its plan (``plan.json``), each model's profile (``profile/<model>.json``) and quality job
-(``quality/<model>.json``), and the cells the quality jobs list (``metrics.json``; beside each, ``train_log.jsonl``
+(``quality/<model>/job<N>.json``), and the cells the quality jobs list (``metrics.json``; beside each, ``train_log.jsonl``
 feeds the gradient-norm and learning-curve plots and ``predictions.jsonl`` the recommendation's intervals). Plan,
 profiles and quality jobs are optional: bare ``metrics.json`` files give a report of the cells alone.
 

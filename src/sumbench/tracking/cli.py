@@ -37,7 +37,7 @@ def add_tracking_parsers(sub) -> None:
     t.add_argument("--grid", required=True, help="the grid: the MLflow experiment's name")
     t.add_argument("--profiles", nargs="*", default=[], help="profile records (profile/<model>.json)")
     t.add_argument("--quality", nargs="*", default=[],
-                   help="quality job records (quality/<model>.json); the cells they list are logged")
+                   help="quality job records (quality/<model>/job<N>.json); the cells they list are logged")
     t.add_argument("--uri", default=DEFAULT_URI, help=f"MLflow tracking URI (default: {DEFAULT_URI})")
     t.add_argument("--artifacts", default=DEFAULT_ARTIFACTS,
                    help=f"artifact folder of a new experiment in a local store (default: {DEFAULT_ARTIFACTS})")

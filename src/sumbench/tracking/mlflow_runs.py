@@ -1,7 +1,7 @@
 """A grid's finished records as MLflow runs: one per quality cell, one per profiled bs x ga split.
 
     sumbench track --grid quick_test --profiles results/quick_test/profile/*.json \\
-        --quality results/quick_test/quality/*.json --out /tmp/mlflow-receipt.json
+        --quality results/quick_test/quality/*/job*.json --out /tmp/mlflow-receipt.json
     mlflow ui --backend-store-uri sqlite:///results/mlflow.db      # then open http://127.0.0.1:5000
 
 Experiment = the grid. A cell's run is named ``model/aug/cap/bsB/gaG/foldK`` (a split's ``model/profile/bsB/gaG``)

@@ -2,7 +2,7 @@
 download).
 
     sumbench pages --summary-csv results/quick_test/summary.csv --speed-csv results/quick_test/speed.csv \\
-        --quality results/quick_test/quality/*.json --out results/quick_test/pages
+        --quality results/quick_test/quality/*/job*.json --out results/quick_test/pages
 
 - ``cells.html``: the per-cell records, one row per quality cell (``summary.csv``, every column);
 - ``speed.html``: every profiled bs x ga split (``speed.csv``);
