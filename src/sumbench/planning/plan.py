@@ -12,8 +12,8 @@ training term is known, from a throughput file):
   + load + training examples x featurize            model loading and tokenization
   + eval examples x eval + (dev + held-out) x (generate + score)    eval loss, generation, ROUGE
 
-plus, once per quality job (one per model), process start-up and the analyser's load. The naive cost is the
-same sum over every split of the grid (what training all of them to convergence would take).
+plus, once per quality job (one per model, or several: sumbench.planning.jobs), process start-up and the analyser's
+load. The naive cost is the same sum over every split of the grid (what training all of them to convergence would take).
 
 A grid's ``budget_hours`` fits the quality phase into the budget by, in this order: fewer folds (never
 below 2), a ``max_train_samples`` cap, then dropping effective batches, most expensive first. Each
