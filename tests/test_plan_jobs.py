@@ -191,3 +191,18 @@ def test_plan_full_states_the_wall_time_on_each_gpu_count_and_no_job_asks_more_t
                     "--max-job-hours", "24")
     assert proc.returncode != 0 and "grouping: fit" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert json.loads(out.read_text())["jobs"][0]["runtime_min"] == plan.jobs[0].runtime_min
+
+
+def test_status_counts_a_model_done_when_every_one_of_its_quality_jobs_has_its_record(tmp_path):
+    from sumbench.planning.status import grid_status
+    from sumbench.records import QualityJobRecord
+
+    grid = Grid(name="g", models=("a",), batch_sizes=(4,), grad_accum=(1,), k_folds=2, data={"synth": {"n": 100}})
+    planned = cells("a", [1.0, 1.0])
+    jobs = [PlannedJob(model="a", index=k, cells=[k], gpus=0, predicted_s=HOUR, runtime_min=90) for k in (0, 1)]
+    root = tmp_path / "results" / "g"
+    PlanRecord(grid="g", stage="after-profile", cells=planned, jobs=jobs).write(root / "plan.json")
+    QualityJobRecord(model="a", grid="g", job=0).write(root / "quality/a/job0.json")
+    assert [s.state for s in grid_status(grid, tmp_path) if s.phase == "quality"] == ["pending"]
+    QualityJobRecord(model="a", grid="g", job=1).write(root / "quality/a/job1.json")
+    assert [s.state for s in grid_status(grid, tmp_path) if s.phase == "quality"] == ["done"]

@@ -119,6 +119,9 @@ def test_the_grid_completes_with_every_profile_and_quality_job_a_completed_slurm
     quality = []
     for job in plan.jobs:
         record = read_quality_job(root / "results" / GRID / "quality" / job.model / f"job{job.index}.json")
+        mine = [plan.cells[i] for i in job.cells]  # the job trained its own cells, no other
+        assert [Path(c).parent.name for c in record.cells] == [f"fold{c.fold}" for c in mine]
+        assert all(f"/{job.model}/" in c for c in record.cells)
         row = by_id[record.scheduler["SLURM_JOB_ID"]]
         assert row["State"] == "COMPLETED" and rule_of(row) == "quality"
         assert int(row["TimelimitRaw"]) == job.runtime_min  # the plan's request, not the YAML's runtime x cells
