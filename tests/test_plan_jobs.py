@@ -152,6 +152,7 @@ def test_the_slurm_profile_packs_quality_jobs_to_fit_and_retries():
     profile = yaml.safe_load((REPO / "workflow/profiles/slurm/config.yaml").read_text())
     assert profile["config"]["job_grouping"] == "fit" and profile["config"]["max_job_hours"] > 0
     assert profile["retries"] >= 1 and profile["executor"] == "slurm"
+    assert profile["slurm-status-command"] == "squeue"  # sacct's "CANCELLED by <uid>" is never taken for an end
 
 
 def sumbench(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
