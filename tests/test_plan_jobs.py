@@ -81,8 +81,9 @@ def test_a_cell_that_cannot_fit_max_job_hours_alone_is_a_one_line_plan_error():
 
 def test_one_job_per_model_that_exceeds_max_job_hours_says_to_split_it():
     with pytest.raises(SumbenchError, match=r"a's one quality job asks 30\.0 h.*grouping: fit"):
-        group_jobs(cells("a", [10.0, 10.0, 10.0]), {"a": ONE_GPU}, JobSettings(max_job_hours=24, margin=1.0,
-                                                                                startup_minutes=0.0))
+        group_jobs(cells("a", [10.0, 10.0, 10.0]), {"a": ONE_GPU}, JobSettings(grouping="per_model", max_job_hours=24,
+                                                                                margin=1.0, startup_minutes=0.0))
+    assert JobSettings(max_job_hours=24).grouping == "fit" and JobSettings().grouping == "per_model"
 
 
 def test_cells_without_a_prediction_stay_in_one_job_asking_the_partitions_limit():
@@ -187,9 +188,13 @@ def test_plan_full_states_the_wall_time_on_each_gpu_count_and_no_job_asks_more_t
     assert proc.returncode == 0, proc.stderr
     assert len(read_plan(spread).jobs) > len(plan.jobs)
     assert read_plan(spread).wall_times[0].quality_s < many
-    # one job per model cannot fit 24 h: the plan says which model and how to split it
+    # a limit alone packs to fit it too; one job per model, asked for, cannot fit 24 h: the plan says how to split it
     proc = sumbench("plan", "full", "--throughput", "configs/throughput/user-24gb.yaml", "--examples", "12457,499",
-                    "--max-job-hours", "24")
+                    "--max-job-hours", "24", "--out", str(tmp_path / "limit.json"))
+    assert proc.returncode == 0, proc.stderr
+    assert [j.cells for j in read_plan(tmp_path / "limit.json").jobs] == [j.cells for j in plan.jobs]
+    proc = sumbench("plan", "full", "--throughput", "configs/throughput/user-24gb.yaml", "--examples", "12457,499",
+                    "--grouping", "per_model", "--max-job-hours", "24")
     assert proc.returncode != 0 and "grouping: fit" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert json.loads(out.read_text())["jobs"][0]["runtime_min"] == plan.jobs[0].runtime_min
 

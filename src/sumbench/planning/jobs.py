@@ -1,9 +1,10 @@
 """How a model's planned quality cells are grouped into jobs, and what wall time each job asks the scheduler for.
 
-``per_model`` (the default; one machine): one job per model, so its imports and the analyzers' load are paid once.
+``per_model`` (the default on one machine): one job per model, so its imports and the analyzers' load are paid once.
 ``fit`` (a cluster): each model's cells are packed, longest first, into as few jobs as keep every job's request within
 ``max_job_hours`` and, with ``gpus`` set, within the grid's share of N GPUs (its total work / N, never below its
-longest cell), so that N GPUs work at once instead of waiting for the slowest model's trainings in a row.
+longest cell), so that N GPUs work at once instead of waiting for the slowest model's trainings in a row. Stating
+``max_job_hours`` or ``gpus`` without a grouping means ``fit``.
 
 A job's request (Slurm ``--time``, the rule's ``runtime`` in minutes) is its predicted time with a margin plus start-up:
 
@@ -35,13 +36,15 @@ SECONDS_PER_MINUTE = 60
 class JobSettings:
     """A grid's ``quality_jobs``: how its quality cells become jobs."""
 
-    grouping: str = "per_model"
+    grouping: str | None = None  # None: fit when a limit or a GPU count is stated, else per_model
     max_job_hours: float | None = None  # the partition's MaxTime: no job asks for more
     gpus: int | None = None  # fit: the GPUs the quality phase spreads over
     margin: float = 1.5  # requested / predicted time of a job's cells
     startup_minutes: float = 5.0  # added to every request: what the profile does not measure
 
     def __post_init__(self) -> None:
+        if self.grouping is None:
+            object.__setattr__(self, "grouping", "fit" if self.max_job_hours or self.gpus else "per_model")
         if self.grouping not in GROUPINGS:
             raise ConfigError(f"quality_jobs.grouping: {self.grouping!r} is not one of {', '.join(GROUPINGS)}")
         if self.margin < 1:
