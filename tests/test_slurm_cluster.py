@@ -161,11 +161,15 @@ def test_twins_asking_for_one_gpu_each_get_distinct_devices_and_never_more_than_
         running += step
         most = max(most, running)
     assert most == 2
-    # a GPU job became ready while two others held both GPUs, and started only when one of them had ended
-    def holders(r):
-        return [s for s in gpu_rows if s is not r and when(s["Start"]) <= when(r["Eligible"]) < when(s["End"])]
-    waited = [r for r in gpu_rows if len(holders(r)) == 2
-              and when(r["Start"]) >= min(when(s["End"]) for s in holders(r))]
+    # a GPU job was ready while two others held both GPUs, and started later
+    def busy_while_ready(r) -> int:
+        """The most other GPU jobs running at once between ``r`` becoming ready and ``r`` starting."""
+        ready, start = when(r["Eligible"]), when(r["Start"])
+        others = [s for s in gpu_rows if s is not r]
+        moments = [t for t in [ready] + [when(s["Start"]) for s in others] if ready <= t < start]
+        return max((sum(when(s["Start"]) <= t < when(s["End"]) for s in others) for t in moments), default=0)
+
+    waited = [r for r in gpu_rows if busy_while_ready(r) == 2]
     assert waited, [(r["Comment"], r["Eligible"], r["Start"], r["End"]) for r in gpu_rows]
     # jobs that overlapped in time were given different devices; the twins trained on the CPU all the same
     records = [read_quality_job(p) for p in (root / "results" / GRID / "quality").glob("*/job*.json")]
