@@ -94,11 +94,16 @@ def finish(proc: subprocess.Popen) -> str:
     return out
 
 
+@pytest.fixture(scope="session")
+def slurm_cluster():
+    """A cluster answers (checked before the local quick_test run the tests compare with: a session fixture too)."""
+    _cluster_or_skip()
+
+
 @pytest.fixture(scope="module")
-def gpu_run(tmp_path_factory, quick_test_run):
+def gpu_run(slurm_cluster, tmp_path_factory, quick_test_run):
     """quick_slurm on the cluster, its tiny twins asking Slurm for one GPU each (scheduler_gpus: 1) and each quality
     cell its own job (cluster_gpus: 4), so that four quality jobs want the two GPUs at once."""
-    _cluster_or_skip()
     root, config = make_copy(tmp_path_factory.mktemp("slurm") / "repo", quick_test_run,
                              {"scheduler_gpus": 1, "quality_jobs": {"grouping": "fit", "gpus": 4, "margin": 3,
                                                                     "startup_minutes": 4}})
