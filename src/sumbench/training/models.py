@@ -29,9 +29,12 @@ from sumbench.training.device import Precision
 
 DROPOUT_KEYS = ("dropout", "attention_dropout", "activation_dropout", "hidden_dropout", "attention_probs_dropout_prob",
                 "classifier_dropout")
-# bitsandbytes logs at import, on CPUs with AVX512-BF16, that its optional packed-weight inference kernel is
-# missing. sumbench never uses that path (see disable_cpu_weight_packing), so the line is noise in every log.
-logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
+# bitsandbytes, at import on CPUs with AVX512-BF16, asks the `kernels` package for its optional packed-weight
+# inference kernel from the Hub; offline, `kernels` logs that it skips the publisher check and bitsandbytes that the
+# kernel is missing. sumbench never uses that path (see disable_cpu_weight_packing), so both lines are noise in every
+# log, and they would break a bad input's one-line error.
+for _noisy in ("bitsandbytes.backends.cpu.ops", "kernels"):
+    logging.getLogger(_noisy).setLevel(logging.ERROR)
 
 
 def module_available(name: str) -> bool:
