@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import resource
@@ -27,6 +28,17 @@ BYTES_PER_KIB = 1024
 SAMPLE_S = 0.02  # resident-set sampling period where the high-water mark cannot be reset
 NO_CGROUP_LIMIT = 2 ** 60  # cgroup v1 writes a huge number for "no limit"
 CGROUP_LIMIT_FILES = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
+
+
+def release_device_memory() -> None:
+    """Free what a finished training left behind before the next one loads: objects only reference cycles keep
+    alive (under mixed precision accelerate's wrapped ``forward`` keeps its model, and with it the Trainer's
+    optimizer state, until a collection), then the blocks CUDA's caching allocator still holds."""
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 class CudaMemoryLike(Protocol):
