@@ -68,7 +68,7 @@ def timed_training(trainer, measurement: TrainMeasurement, lease: DeviceLease, w
     flops = model_flops_per_s(hardware.flop_params, hardware.finetune, source_tokens_per_s=source,
                               target_tokens_per_s=target, head_tokens_per_s=head_tokens or 0.0)
     return TimedRun(rows=measurement.rows, summary=summary, window=clock.window, wall_s=wall,
-                    mfu=model_flops_utilization(flops, peak), peak_flops=peak,
+                    mfu=model_flops_utilization(flops, peak, summary.world_size), peak_flops=peak,
                     flops_formula=FLOPS_FORMULA[hardware.finetune], compute_dtype=hardware.compute_dtype)
 
 
