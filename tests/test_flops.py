@@ -80,10 +80,11 @@ def test_mfu_under_data_parallelism_divides_every_ranks_rate_by_every_ranks_peak
 
     def mfu(world_size: int) -> float:
         summary = SimpleNamespace(source_tokens_per_s=1000.0 * world_size, target_tokens_per_s=0.0,
-                                  loss_tokens_per_s=100.0 * world_size, world_size=world_size)
+                                  loss_tokens_per_s=100.0 * world_size, world_size=world_size,
+                                  memory=SimpleNamespace(memory_kind="cuda_max_allocated"))
         measurement = SimpleNamespace(rows=[], summary=lambda warmup: summary)
-        run = timed_training(SimpleNamespace(train=lambda: None), measurement, SimpleNamespace(window=window), 0,
-                             hardware)
+        trainer = SimpleNamespace(train=lambda: None, args=SimpleNamespace(optim="adamw_torch"))
+        run = timed_training(trainer, measurement, SimpleNamespace(window=window), 0, hardware)
         assert run.peak_flops == pytest.approx(989.4e12)  # the record keeps one device's peak
         return run.mfu
 

@@ -22,6 +22,7 @@ STEP_KEYS = ("step", "loss", "grad_norm", "lr", "step_time_s", "tokens", "padded
 # What an ok cell on a CPU, without a cap and with one repeat, leaves unset; every other field has a value.
 NONE_IN_AN_OK_CPU_CELL = {"message", "failed_phase", "max_train_samples", "s_per_step_cv", "mfu", "device_peak_flops",
                           "cuda_max_reserved_bytes", "cuda_device_total_bytes", "cuda_alloc_retries",
+                          "memory_note",  # a paged optimizer's state on CUDA only
                           "split_reason"}  # a cell run by hand has no plan to say why its split
 NO_CGROUP_LIMIT = {"cgroup_memory_limit_bytes"}  # None where the machine's cgroup sets no memory limit
 

@@ -71,6 +71,7 @@ class Measured:
     # memory
     memory_kind: str | None = None
     peak_memory_bytes: int | None = None
+    memory_note: str | None = None  # what peak_memory_bytes leaves out (a paged optimizer's state), in words
     cpu_peak_rss_bytes: int | None = None
     cpu_rss_rise_bytes: int | None = None
     cuda_max_reserved_bytes: int | None = None

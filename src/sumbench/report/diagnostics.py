@@ -51,9 +51,11 @@ def drift_text(profile: ModelProfile) -> str:
 
 
 def profile_checks(profile: ModelProfile) -> list[str]:
-    """The per-model lines: the gradient-accumulation equivalence check and the isolation drift."""
+    """The per-model lines: the gradient-accumulation equivalence check, the isolation drift, and what the peak
+    memory figures leave out (a paged optimizer's state), where they leave something out."""
+    notes = dict.fromkeys(s.memory_note for s in profile.splits if s.memory_note)
     return [f"- **Gradient-accumulation equivalence**: {ga_check_text(profile.ga_check)}",
-            f"- **Isolation drift**: {drift_text(profile)}", ""]
+            f"- **Isolation drift**: {drift_text(profile)}", *(f"- **Peak memory**: {n}" for n in notes), ""]
 
 
 # ----------------------------------------------------------------------------------------- diagnostics

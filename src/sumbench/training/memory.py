@@ -41,6 +41,16 @@ def release_device_memory() -> None:
         torch.cuda.empty_cache()
 
 
+def paged_state_note(optim: str, memory_kind: str | None) -> str | None:
+    """What ``peak_memory_bytes`` leaves out, said rather than guessed: a bitsandbytes paged optimizer
+    (``paged_adamw_8bit``, ...) keeps its state in CUDA unified memory (cudaMallocManaged), outside PyTorch's
+    allocator, so ``max_memory_allocated`` does not count it (on a CPU bitsandbytes keeps it unpaged, in the RSS)."""
+    if not optim.startswith("paged_") or memory_kind != "cuda_max_allocated":
+        return None
+    return (f"the peak leaves out {optim}'s optimizer state: bitsandbytes keeps it in paged (CUDA unified) memory, "
+            f"outside PyTorch's allocator")
+
+
 class CudaMemoryLike(Protocol):
     """The subset of ``torch.cuda`` the probe uses (a fake in tests)."""
 

@@ -88,8 +88,8 @@ def run_profile(job: ProfileJob) -> ModelProfile:
         log(f"{job.model} did not load: {failure.message}")
         splits = [SplitProfile(batch_size=bs, grad_accum=ga, status=failure.status,
                                message=f"the model did not load: {failure.message}") for bs, ga in job.grid.splits()]
-        return _write(job, spec, splits, GaCheck(status="error", detail="the model did not load"), None, None,
-                      Costs(startup_s=startup, analyser_load_s=analyser.wait(), error="not measured: the model did not load"),
+        costs = Costs(startup_s=startup, analyser_load_s=analyser.wait(), error="not measured: the model did not load")
+        return _write(job, spec, splits, GaCheck(status="error", detail="the model did not load"), None, None, costs,
                       None)
     _, total_params = count_parameters(model)
     snapshot = {n: p.detach().to("cpu", copy=True) for n, p in model.named_parameters() if p.requires_grad}

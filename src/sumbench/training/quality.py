@@ -7,7 +7,8 @@ One process per model pays the imports and the Korean analyser's load once for a
 (each cell still loads fresh weights; the previous cell's model, Trainer and optimizer state are released
 first, so one cell's weights never add to the next one's peak). Each cell writes its own records under
 ``runs/`` as it finishes; a cell whose ``metrics.json`` already holds this cell's settings from this code
-version is kept, not trained again, so a job killed halfway resumes where it stopped. The job's own output, written last, lists its cells.
+version is kept, not trained again, so a job killed halfway resumes where it stopped. The job's own output,
+written last, lists its cells.
 """
 
 from __future__ import annotations
