@@ -14,6 +14,11 @@ Splits run micro-batch first: when micro-batch B runs out of memory, every large
 accumulation, is skipped (recorded with the reason) and never tried. Then the gradient-accumulation
 equivalence check (``sumbench doctor``'s) runs once, and the costs of loading, evaluating, generating and
 scoring are measured on a few examples: the planner predicts the quality phase from them.
+
+Whatever fails after the inputs were checked is a result, and the record is always written: a split that raises
+is that split's status and cause; a model that does not load gives every split that cause; a failed equivalence
+check or costs pass is the record's ``ga_check`` or ``costs.error``. A model whose every split failed is then
+reported and left out by the plan, and the other models' quality jobs run.
 """
 
 from __future__ import annotations
