@@ -199,12 +199,40 @@ def test_the_routes_cover_lora_and_qlora_on_every_causal_architecture_and_full_b
         assert spec.finetune == ("full" if twin == "tiny-bart" else "lora")
 
 
-def test_the_requirements_bring_what_the_check_imports_beyond_the_nodes_stack():
-    wanted = {line.split("#")[0].split(";")[0].split(">")[0].split("=")[0].split("<")[0].strip().lower()
-              for line in (REPO_ROOT / "benchmarks" / "gpu_check-requirements.txt").read_text().splitlines()
-              if line.strip() and not line.startswith("#")}
+def distribution_closure(names: set[str]) -> set[str]:
+    """``names`` and everything they require here (installed distributions; extras and markers as on this Python)."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    seen, todo = set(), [canonicalize_name(n) for n in names]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        for line in metadata.requires(name) or []:
+            req = Requirement(line)
+            if req.marker is None or req.marker.evaluate({"extra": ""}):
+                todo.append(canonicalize_name(req.name))
+    return seen
+
+
+def test_the_requirements_list_everything_beyond_the_nodes_stack_down_to_dependencies():
+    """Installed with --no-deps on the node, the file must name every distribution the check needs that torch,
+    transformers, peft and accelerate do not bring: the closure of what it lists adds nothing unlisted."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    lines = [line.split("#")[0].strip() for line in
+             (REPO_ROOT / "benchmarks" / "gpu_check-requirements.txt").read_text(encoding="utf-8").splitlines()]
+    reqs = [Requirement(line) for line in lines if line]
+    wanted = {canonicalize_name(r.name) for r in reqs if r.marker is None or r.marker.evaluate()}
     assert {"bitsandbytes", "kiwipiepy", "rouge-score", "python-mecab-ko", "jsonschema", "pyyaml"} <= wanted
-    assert not wanted & {"torch", "transformers", "peft", "accelerate"}  # the node's own
+    node = distribution_closure({"torch", "transformers", "peft", "accelerate"})
+    assert not wanted & {"torch", "transformers", "peft", "accelerate"}  # the node's own builds
+    assert distribution_closure(wanted) - node - wanted == set()
     readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
-    assert "pip download -r benchmarks/gpu_check-requirements.txt" in readme
-    assert "--no-index --find-links" in readme
+    assert "pip download -r benchmarks/gpu_check-requirements.txt -d wheels --no-deps" in readme
+    assert "pip install --no-index --find-links wheels --no-deps -r benchmarks/gpu_check-requirements.txt" in readme
