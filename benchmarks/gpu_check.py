@@ -146,7 +146,7 @@ def mini_grid(root, models, folds, bases, guard) -> list[Row]:
         rows.append(Row("profile", model, f"{len(ran)}/{len(splits)} splits ok", {
             "status": Check(not bad and bool(ran), "; ".join(bad) or ("no split ran" if not ran else "")),
             "grad>0": Check(all((s.get("grad_norm_median") or 0) > 0 for s in ran), "a split with no gradient"),
-            "no sync": no_sync(messages, guard.armed - armed),
+            "no sync": no_sync(messages, guard.armed - armed, failed=not ran),
             "oom pruned": oom_pruned(splits, OOM_BATCH) if model == OOM_MODEL else SKIP}))
         print(f"gpu_check: profile {model}: {', '.join(s['status'] for s in splits)}", flush=True)
 

@@ -54,10 +54,13 @@ def generations_non_empty(predictions: list[dict]) -> Check:
     return Check(empty == 0, f"{empty} of {len(predictions)} generations empty")
 
 
-def no_sync(message: str | None, armed_steps: int) -> Check:
-    """The run's timed steps ran under sync-debug 'error' (``armed_steps`` > 0) and none raised."""
+def no_sync(message: str | None, armed_steps: int, failed: bool = False) -> Check:
+    """The run's timed steps ran under sync-debug 'error' (``armed_steps`` > 0) and none raised. A run that
+    ``failed`` for another reason before its timed steps has nothing to judge ('-'; its status says why)."""
     if message and SYNC_ERROR in message:
         return Check(False, f"a host sync inside a timed step: {message}")
+    if armed_steps == 0 and failed:
+        return SKIP
     if armed_steps == 0:
         return Check(False, "no timed step ran under the sync check (the seam in sumbench.training.timed moved?)")
     return Check(True, f"{armed_steps} timed steps checked")
@@ -116,7 +119,7 @@ def cell_checks(out: Path, armed_steps: int) -> tuple[dict, dict[str, Check]]:
         "loss falls": loss_falls([r["loss"] for r in log if r.get("loss") is not None]) if ok else SKIP,
         "grad>0": grad_norm_positive(metrics.get("grad_norm_median"), metrics.get("grad_norm_max")) if ok else SKIP,
         "generations": generations_non_empty(predictions) if ok else SKIP,
-        "no sync": no_sync(metrics.get("message"), armed_steps),
+        "no sync": no_sync(metrics.get("message"), armed_steps, failed=not ok),
     }
     return metrics, checks
 

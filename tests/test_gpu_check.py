@@ -66,6 +66,7 @@ def test_sync_memory_and_pruning_checks(gc_mod):
     synced = gc_mod.no_sync("RuntimeError: called a synchronizing CUDA operation", 12)
     assert synced.ok is False and "host sync" in synced.detail
     assert gc_mod.no_sync(None, 0).ok is False  # the seam was never reached: not checked is not passed
+    assert gc_mod.no_sync("RuntimeError: expected m1 and m2 to have the same dtype", 0, failed=True).ok is None
     mib = gc_mod.MIB
     assert gc_mod.memory_returned(100 * mib, 130 * mib, 0).ok  # within the slack (workspaces)
     kept = gc_mod.memory_returned(100 * mib, 400 * mib, 0)
