@@ -177,7 +177,8 @@ def mini_grid(root, models, folds, bases, guard) -> list[Row]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=STEPS, help=f"optimizer steps per training-route cell ({STEPS})")
-    p.add_argument("--out", default=None, help="folder for data, twins and records (default: a temporary one)")
+    p.add_argument("--out", default=None, help="a new folder for data, twins and records (default: a temporary one); "
+                   "quality cells already recorded there would be kept, not trained and checked")
     args = p.parse_args(argv)
 
     sys.path.insert(0, str(REPO / "src"))  # a checkout without `pip install -e .` runs too
