@@ -37,7 +37,8 @@ class TimedRun:
     peak_flops: float | None
     flops_formula: str
     compute_dtype: str
-    loss_path: Any  # the Trainer's sumbench.training.trainer.LossPath (None: a Trainer not made by make_trainer)
+    loss_path: str | None  # summary | full: the Trainer's LossPath (None: a Trainer not made by make_trainer)
+    loss_path_reason: str | None
 
 
 def new_measurement() -> TrainMeasurement:
@@ -72,7 +73,8 @@ def timed_training(trainer, measurement: TrainMeasurement, lease: DeviceLease, w
     return TimedRun(rows=measurement.rows, summary=summary, window=clock.window, wall_s=wall,
                     mfu=model_flops_utilization(flops, peak), peak_flops=peak,
                     flops_formula=FLOPS_FORMULA[hardware.finetune], compute_dtype=hardware.compute_dtype,
-                    loss_path=loss_path)
+                    loss_path=loss_path.logits if loss_path else None,
+                    loss_path_reason=loss_path.reason if loss_path else None)
 
 
 def measured_fields(run: TimedRun) -> dict[str, Any]:
@@ -86,8 +88,7 @@ def measured_fields(run: TimedRun) -> dict[str, Any]:
         loss_tokens_per_s=s.loss_tokens_per_s, padded_tokens_per_s=s.padded_tokens_per_s, world_size=s.world_size,
         mfu=run.mfu, flops_formula=run.flops_formula, device_peak_flops=run.peak_flops,
         compute_dtype=run.compute_dtype,
-        loss_path=run.loss_path.logits if run.loss_path else None,
-        loss_path_reason=run.loss_path.reason if run.loss_path else None,
+        loss_path=run.loss_path, loss_path_reason=run.loss_path_reason,
         memory_kind=m.memory_kind, peak_memory_bytes=m.peak_memory_bytes, cpu_peak_rss_bytes=m.cpu_peak_rss_bytes,
         cpu_rss_rise_bytes=m.cpu_rss_rise_bytes, cuda_max_reserved_bytes=m.cuda_max_reserved_bytes,
         cuda_device_total_bytes=m.cuda_device_total_bytes, cuda_alloc_retries=m.cuda_alloc_retries,

@@ -181,6 +181,8 @@ class SummaryTokenLoss:
             self._positions, self._autocast = None, contextlib.nullcontext
 
     def __call__(self, outputs, labels, num_items_in_batch=None):
+        if self._positions is None:
+            raise ValueError("SummaryTokenLoss called outside SummaryTokenLoss.at(positions)")
         hidden = outputs["logits"]
         positions = self._positions.to(hidden.device, non_blocking=True)
         states = hidden.reshape(-1, hidden.size(-1)).index_select(0, positions)  # a gather: no host synchronization
