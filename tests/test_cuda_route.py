@@ -43,13 +43,14 @@ LOSS_RTOL = 2e-3
 
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory) -> Path:
-    """A small synthetic corpus and the three causal twins, saved untrained (the route, not learning, is tested)."""
+    """A small synthetic corpus and the three causal twins and BART's, saved untrained (the route, not learning, is
+    tested)."""
     from sumbench.data.synth import write_corpus
     from sumbench.training.warmstart import warmstart
 
     root = tmp_path_factory.mktemp("cuda_route")
     write_corpus(root / "src", n=24, seed=7, dev_n=4)
-    for name in ARCHS:
+    for name in (*ARCHS, "tiny-bart"):
         warmstart(load_model(name, overrides=["tiny.warmstart_corpus_size=40"]), root / "src/train.csv",
                   root / "base" / name, steps=0)
     return root
@@ -85,8 +86,9 @@ def features_of(ws: Path, tokenizer, spec) -> list[dict]:
     return [feat.train_example(e.dialogue, e.summary) for e in load_csv(ws / "src/train.csv")[:12]]
 
 
-def trains_without_host_reads(trainer) -> None:
-    """Two measured optimizer steps, each under a :class:`HostReadGuard` (see :func:`guarded_steps`)."""
+def trains_without_host_reads(trainer, masks_per_forward: int = 2) -> None:
+    """Two measured optimizer steps of 2 x 1 samples, each under a :class:`HostReadGuard` (see :func:`guarded_steps`);
+    transformers reads each attention mask it builds (up to ``masks_per_forward``) on the host."""
     guard = guarded_steps()
     trainer.add_callback(guard)
     try:
@@ -94,7 +96,7 @@ def trains_without_host_reads(trainer) -> None:
         assert not guard.active
     finally:
         guard.close()  # a step that raised never reached its optimizer update
-    assert 0 < guard.reads.transformers_reads <= 2 * 2 * 2  # up to two per forward, in transformers' mask creation
+    assert 0 < guard.reads.transformers_reads <= 2 * 2 * masks_per_forward  # steps x micro-batches x masks
     rows = trainer.measurement.rows
     assert len(rows) == 2 and all(math.isfinite(r.loss) for r in rows)
     assert [r.samples for r in rows] == [2, 2] and all(r.loss_tokens > 0 for r in rows)  # the collator's counts
@@ -175,10 +177,9 @@ class HostReadGuard(TorchDispatchMode):
     """Fails on every operation that makes the host wait for a device's data: what CUDA's sync-debug mode flags,
     caught on a CPU by the operation itself (a scalar read, a data-dependent size, a boolean gather, .tolist()).
 
-    One exception, counted in ``transformers_reads``: transformers 5 builds a causal LM's attention mask by reading
-    the padding mask (or, without one, the position ids) on the host, once or twice per forward, to decide whether
-    SDPA may take ``is_causal`` instead of a materialized mask. sumbench cannot avoid it without changing the
-    attention kernel it measures.
+    One exception, counted in ``transformers_reads``: transformers 5 builds each attention mask by reading the padding
+    mask (a causal LM without one: the position ids) on the host, to decide whether SDPA may take ``is_causal`` or no
+    mask instead of a materialized one. sumbench cannot avoid it without changing the attention kernel it measures.
     """
 
     def __init__(self):
@@ -250,3 +251,14 @@ def test_the_guard_catches_the_reads_a_timed_step_must_not_make():
             read()
     with HostReadGuard():  # a gather by positions known on the host is fine
         hidden.reshape(-1, 4).index_select(0, torch.tensor([0, 1, 3]))
+
+
+def test_seq2seq_on_the_route_reads_nothing_back_either(ws, gpu_precision, tmp_path):
+    """BART's loss is on full decoder logits; its token counts (source and target) come from the collator too."""
+    spec = load_model("tiny-bart", overrides=[f"pretrained={ws / 'base/tiny-bart'}", "dtype=bfloat16", *SMALL])
+    model, tokenizer = load_for_training(spec)
+    trainer = make_trainer(model, tokenizer, spec, features_of(ws, tokenizer, spec)[:4], batch_size=1, grad_accum=2,
+                           max_steps=2, out=tmp_path, measurement=TrainMeasurement())
+    trains_without_host_reads(trainer, masks_per_forward=3)  # the encoder's, the decoder's and cross-attention's
+    assert trainer.loss_path.logits == "full" and trainer.loss_path.reason.startswith("seq2seq")
+    assert all(r.target_tokens > 0 for r in trainer.measurement.rows)
