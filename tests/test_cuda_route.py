@@ -9,8 +9,9 @@ by itself. An fp16 one does not (accelerate keeps fp16 autocast and loss scaling
 resolves precision as on a GPU (fp16: a pre-Ampere one); the wrapping itself is accelerate's own.
 
 Tolerance: the summary-only loss equals the full-logits loss within LOSS_RTOL (relative). Both paths run the head's
-matmul in the compute dtype under the same autocast; only the matmul's shape differs (summary positions vs. every
-position), which can change the last bit of a bf16/fp16 logit.
+matmul in the compute dtype under the same autocast and the cross-entropy in fp32; only the matmul's shape differs
+(summary positions vs. every position). Measured on the twins (3 warm-up steps): at most 1.4e-7, an ulp or two of the
+fp32 loss; the head run in fp32 outside autocast instead (as before the fix, full fine-tuning in bf16): 2.6e-5.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ FINETUNES = {"lora": ["finetune=lora"], "qlora": ["finetune=lora", "quantization
              "full": ["finetune=full"]}
 DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
 SMALL = ["lengths.source=96", "lengths.target=24", "generation.num_beams=1", "generation.max_new_tokens=4"]
-LOSS_RTOL = 2e-3
+LOSS_RTOL = 1e-5
 
 
 @pytest.fixture(scope="module")
