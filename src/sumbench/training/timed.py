@@ -15,6 +15,7 @@ from sumbench.training.flops import (FLOPS_FORMULA, FlopParameters, device_peak_
                                      model_flops_utilization)
 from sumbench.training.lease import DeviceLease, Window
 from sumbench.training.measure import StepRow, StepSummary, TrainMeasurement
+from sumbench.training.memory import paged_state_note
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,6 @@ class Hardware:
     compute_dtype: str  # bfloat16 | float16 | tfloat32 | float32: the dtype the matmuls ran in
     flop_params: FlopParameters
     finetune: str  # full | lora
-    summary_logits: bool  # causal LM head applied only at label positions
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,9 @@ class TimedRun:
     peak_flops: float | None
     flops_formula: str
     compute_dtype: str
+    memory_note: str | None  # what the peak leaves out (sumbench.training.memory.paged_state_note)
+    loss_path: str | None  # summary | full: the Trainer's LossPath (None: a Trainer not made by make_trainer)
+    loss_path_reason: str | None
 
 
 def new_measurement() -> TrainMeasurement:
@@ -63,13 +66,19 @@ def timed_training(trainer, measurement: TrainMeasurement, lease: DeviceLease, w
     source = summary.source_tokens_per_s or 0.0
     target = summary.target_tokens_per_s or 0.0
     seq2seq = bool(hardware.flop_params.encoder)
-    head_tokens = summary.loss_tokens_per_s if hardware.summary_logits and not seq2seq else \
+    loss_path = getattr(trainer, "loss_path", None)
+    summary_logits = loss_path is not None and loss_path.logits == "summary"  # the head only at label positions
+    head_tokens = summary.loss_tokens_per_s if summary_logits and not seq2seq else \
         (target if seq2seq else source)
     flops = model_flops_per_s(hardware.flop_params, hardware.finetune, source_tokens_per_s=source,
                               target_tokens_per_s=target, head_tokens_per_s=head_tokens or 0.0)
+    optim = getattr(trainer.args.optim, "value", trainer.args.optim)  # the optimizer the Trainer built
     return TimedRun(rows=measurement.rows, summary=summary, window=clock.window, wall_s=wall,
-                    mfu=model_flops_utilization(flops, peak), peak_flops=peak,
-                    flops_formula=FLOPS_FORMULA[hardware.finetune], compute_dtype=hardware.compute_dtype)
+                    mfu=model_flops_utilization(flops, peak, summary.world_size), peak_flops=peak,
+                    flops_formula=FLOPS_FORMULA[hardware.finetune], compute_dtype=hardware.compute_dtype,
+                    memory_note=paged_state_note(str(optim), summary.memory.memory_kind),
+                    loss_path=loss_path.logits if loss_path else None,
+                    loss_path_reason=loss_path.reason if loss_path else None)
 
 
 def measured_fields(run: TimedRun) -> dict[str, Any]:
@@ -82,7 +91,8 @@ def measured_fields(run: TimedRun) -> dict[str, Any]:
         source_tokens_per_s=s.source_tokens_per_s, target_tokens_per_s=s.target_tokens_per_s,
         loss_tokens_per_s=s.loss_tokens_per_s, padded_tokens_per_s=s.padded_tokens_per_s, world_size=s.world_size,
         mfu=run.mfu, flops_formula=run.flops_formula, device_peak_flops=run.peak_flops,
-        compute_dtype=run.compute_dtype,
+        compute_dtype=run.compute_dtype, memory_note=run.memory_note,
+        loss_path=run.loss_path, loss_path_reason=run.loss_path_reason,
         memory_kind=m.memory_kind, peak_memory_bytes=m.peak_memory_bytes, cpu_peak_rss_bytes=m.cpu_peak_rss_bytes,
         cpu_rss_rise_bytes=m.cpu_rss_rise_bytes, cuda_max_reserved_bytes=m.cuda_max_reserved_bytes,
         cuda_device_total_bytes=m.cuda_device_total_bytes, cuda_alloc_retries=m.cuda_alloc_retries,
@@ -103,8 +113,7 @@ def hardware_of(model, spec) -> Hardware:
     cuda = torch.cuda.is_available()
     return Hardware(device_name=torch.cuda.get_device_name(0) if cuda else None,
                     compute_dtype=compute_dtype_name(spec, cuda),
-                    flop_params=flop_parameters(model, seq2seq=spec.kind == "seq2seq"), finetune=spec.finetune,
-                    summary_logits=spec.kind == "causal" and getattr(spec.training, "logits", "full") == "summary")
+                    flop_params=flop_parameters(model, seq2seq=spec.kind == "seq2seq"), finetune=spec.finetune)
 
 
 def compute_dtype_name(spec, cuda_available: bool) -> str:
