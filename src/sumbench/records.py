@@ -63,7 +63,9 @@ class Measured:
     target_tokens_per_s: float | None = None
     loss_tokens_per_s: float | None = None  # tokens the loss is taken on (the summary)
     padded_tokens_per_s: float | None = None
-    world_size: int = 1
+    world_size: int = 1  # processes training data-parallel; memory figures are one rank's
+    deepspeed: str = "off"  # the DeepSpeed setting (sumbench.config.deepspeed): off, zero2, zero2+optimizer, a file
+    deepspeed_ops_s: dict[str, float] = field(default_factory=dict)  # ops loaded (compiled if needed) before the window
     mfu: float | None = None  # model FLOPs utilisation (GPU with a known peak only)
     flops_formula: str | None = None
     device_peak_flops: float | None = None

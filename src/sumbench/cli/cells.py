@@ -40,7 +40,7 @@ def cell_from_args(args: argparse.Namespace):
                 threads=args.threads, repeats=args.repeats,
                 models_dir=Path(args.models_dir) if args.models_dir else None,
                 train_csv=Path(args.train_csv) if args.train_csv else None, seed=seed, augment_settings=settings,
-                progress_every=args.progress_every)
+                progress_every=args.progress_every, deepspeed=args.deepspeed)
 
 
 def _data_seed_and_settings(args: argparse.Namespace):
@@ -118,6 +118,10 @@ def add_parsers(sub) -> None:
     p.add_argument("--progress-every", type=int, default=None, metavar="N",
                    help="a progress line (step, loss, grad norm, samples/s, ETA) every N optimizer steps "
                         "(default: every ~36 s of training)")
+    p.add_argument("--deepspeed", default="off", metavar="SETTING",
+                   help="train through DeepSpeed: zero1/zero2/zero3, optionally +optimizer and/or +params (offload "
+                        "to the CPU), or the path of a DeepSpeed JSON/YAML (\"auto\" values filled by the Trainer); "
+                        "default: off")
     p.set_defaults(func=_train)
 
     w = sub.add_parser("warmstart", help="pre-train a tiny twin on a corpus once (cached), so the grid fine-tunes a model that already summarizes")

@@ -13,6 +13,7 @@ from typing import Any
 
 from sumbench.training.flops import (FLOPS_FORMULA, FlopParameters, device_peak_flops, model_flops_per_s,
                                      model_flops_utilization)
+from sumbench.training.distributed import sum_over_ranks
 from sumbench.training.lease import DeviceLease, Window
 from sumbench.training.measure import StepRow, StepSummary, TrainMeasurement
 
@@ -38,6 +39,8 @@ class TimedRun:
     peak_flops: float | None
     flops_formula: str
     compute_dtype: str
+    deepspeed: str = "off"
+    deepspeed_ops_s: dict | None = None  # DeepSpeed ops loaded before the window, seconds each
 
 
 def new_measurement() -> TrainMeasurement:
@@ -58,7 +61,9 @@ def timed_training(trainer, measurement: TrainMeasurement, lease: DeviceLease, w
         started = time.perf_counter()
         trainer.train()
         wall = time.perf_counter() - started
+    measurement.rows = sum_over_ranks(measurement.rows)  # throughput counts every rank's samples and tokens
     summary = measurement.summary(warmup_steps)
+    setup = getattr(trainer, "setup", None)  # sumbench.training.distributed.TrainerSetup
     peak = device_peak_flops(hardware.device_name, hardware.compute_dtype)
     source = summary.source_tokens_per_s or 0.0
     target = summary.target_tokens_per_s or 0.0
@@ -69,7 +74,8 @@ def timed_training(trainer, measurement: TrainMeasurement, lease: DeviceLease, w
                               target_tokens_per_s=target, head_tokens_per_s=head_tokens or 0.0)
     return TimedRun(rows=measurement.rows, summary=summary, window=clock.window, wall_s=wall,
                     mfu=model_flops_utilization(flops, peak), peak_flops=peak,
-                    flops_formula=FLOPS_FORMULA[hardware.finetune], compute_dtype=hardware.compute_dtype)
+                    flops_formula=FLOPS_FORMULA[hardware.finetune], compute_dtype=hardware.compute_dtype,
+                    deepspeed=setup.deepspeed if setup else "off", deepspeed_ops_s=dict(setup.ops_s) if setup else {})
 
 
 def measured_fields(run: TimedRun) -> dict[str, Any]:
@@ -81,6 +87,7 @@ def measured_fields(run: TimedRun) -> dict[str, Any]:
         samples_per_s=s.samples_per_s, tokens_per_s=s.tokens_per_s, tokens_counted=s.tokens_counted,
         source_tokens_per_s=s.source_tokens_per_s, target_tokens_per_s=s.target_tokens_per_s,
         loss_tokens_per_s=s.loss_tokens_per_s, padded_tokens_per_s=s.padded_tokens_per_s, world_size=s.world_size,
+        deepspeed=run.deepspeed, deepspeed_ops_s=dict(run.deepspeed_ops_s or {}),
         mfu=run.mfu, flops_formula=run.flops_formula, device_peak_flops=run.peak_flops,
         compute_dtype=run.compute_dtype,
         memory_kind=m.memory_kind, peak_memory_bytes=m.peak_memory_bytes, cpu_peak_rss_bytes=m.cpu_peak_rss_bytes,
