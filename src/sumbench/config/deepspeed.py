@@ -82,8 +82,11 @@ def _checked(setting: DeepSpeedSetting, where: str) -> DeepSpeedSetting:
 
 def parse_setting(value: Any, where: str) -> DeepSpeedSetting:
     """A setting from its YAML/CLI form (a name, a file path, or ``{zero_stage, offload_optimizer, offload_param}``)."""
+    if value is False:  # YAML 1.1 reads a bare `off` as false
+        return NO_DEEPSPEED
     if isinstance(value, dict):
         stage = value.get("zero_stage", OFF)
+        stage = OFF if stage is False else stage
         unknown = sorted(set(value) - {"zero_stage", "offload_optimizer", "offload_param"})
         if unknown:
             raise ConfigError(f"{where}: unknown DeepSpeed key {unknown[0]!r} (zero_stage, offload_optimizer, "
