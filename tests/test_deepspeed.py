@@ -133,3 +133,29 @@ def test_zero_stages_train_as_the_plain_trainer_without_compiling_an_op(base, tm
             assert b["loss"] == pytest.approx(a["loss"], rel=1e-5)
             assert b["grad_norm"] == pytest.approx(a["grad_norm"], rel=1e-5)
     assert not extensions.exists() or not any(extensions.rglob("*.so")), "an op was compiled"
+
+
+# ------------------------------------------------------------------------------------------- records and report
+def test_the_speed_table_shows_the_deepspeed_axis_and_a_failed_equivalence_is_a_finding(tmp_path):
+    from sumbench.records import DeepSpeedCheck, ModelProfile, SplitProfile, read_profile
+    from sumbench.report.diagnostics import profile_findings
+    from sumbench.report.speed import speed_csv, speed_table
+
+    def split(setting, seconds, peak):
+        return SplitProfile(batch_size=4, grad_accum=1, deepspeed=setting, s_per_step_median=seconds,
+                            samples_per_s=4 / seconds, peak_memory_bytes=peak, memory_kind="cpu_peak_rss",
+                            deepspeed_ops_s={"deepspeed_shm_comm": 81.0} if setting != "off" else {})
+
+    profile = ModelProfile(model="m", warmup_steps=1, timed_steps=3,
+                           splits=[split("off", 0.2, 100 * 2**20), split("zero2+optimizer", 0.5, 60 * 2**20)],
+                           deepspeed_checks=[DeepSpeedCheck(setting="zero2+optimizer", status="fail", batch_size=4,
+                                                            detail="grad norm 2x")])
+    profile = read_profile(profile.write(tmp_path / "m.json"))  # the record round-trips
+    table = "\n".join(speed_table(profile))
+    assert "| split | DeepSpeed | bs |" in table
+    assert "| bs4_ga1+zero2+optimizer | zero2+optimizer | 4 | 1 | 4 | 0.5" in table and "| 60 |" in table
+    assert "DeepSpeed zero2+optimizer: equivalence **fail** at micro-batch 4: grad norm 2x; ops loaded before the " \
+           "timed windows: deepspeed_shm_comm 81.0 s" in table
+    assert "zero2+optimizer" in speed_csv([profile])
+    assert [f.message for f in profile_findings([profile]) if f.kind == "DeepSpeed equivalence"] == \
+        ["zero2+optimizer fail: grad norm 2x"]

@@ -74,7 +74,7 @@ def _doctor(args: argparse.Namespace) -> int:
     from sumbench.doctor import render, run_doctor
 
     spec = load_model(args.model, overrides=args.overrides)
-    checks = run_doctor(spec, args.data)
+    checks = run_doctor(spec, args.data, splits=[(b, g) for b in args.batch_sizes for g in args.grad_accums])
     print(render(checks, args.model))
     return 1 if any(c.status == "fail" for c in checks) else 0
 
@@ -153,4 +153,8 @@ def add_parsers(sub) -> None:
     d.add_argument("--data", default=None, help="CSV to check against (default: a synthetic corpus)")
     d.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a model-YAML key, e.g. --set training.loss_normalization=model")
+    d.add_argument("--batch-sizes", type=int, nargs="+", default=[8], metavar="B",
+                   help="micro-batch sizes a DeepSpeed setting's batch sizes must agree with (default: 8)")
+    d.add_argument("--grad-accums", type=int, nargs="+", default=[1], metavar="G",
+                   help="grad accumulations a DeepSpeed setting's batch sizes must agree with (default: 1)")
     d.set_defaults(func=_doctor)
