@@ -159,3 +159,21 @@ def test_the_speed_table_shows_the_deepspeed_axis_and_a_failed_equivalence_is_a_
     assert "zero2+optimizer" in speed_csv([profile])
     assert [f.message for f in profile_findings([profile]) if f.kind == "DeepSpeed equivalence"] == \
         ["zero2+optimizer fail: grad norm 2x"]
+
+
+def test_doctor_checks_each_setting_against_the_splits_and_plain_training(tmp_path, capsys):
+    from sumbench.cli import main
+
+    fixed = write(tmp_path, "fixed.json", json.dumps({"zero_optimization": {"stage": 2},
+                                                      "train_micro_batch_size_per_gpu": 8}))
+    code = main(["doctor", "--model", "tiny-llama", "--set", f"deepspeed=[zero2, {fixed}]", "--batch-sizes", "4"])
+    lines = capsys.readouterr().out.splitlines()
+    assert code == 1  # the file contradicts micro-batch 4
+    assert any(line.startswith("deepspeed zero2 batch sizes") and "PASS" in line and "bs4/ga1 x 1 process(es)" in line
+               for line in lines)
+    assert any(line.startswith("deepspeed zero2 equivalence") and "PASS" in line and "same first step" in line
+               for line in lines)
+    assert any(line.startswith(f"deepspeed {fixed} batch sizes") and "FAIL" in line and
+               "key train_micro_batch_size_per_gpu is 8 but the split bs4/ga1 x 1 process(es) needs 4" in line
+               for line in lines)
+    assert lines[-1] == f"FAILED: deepspeed {fixed} batch sizes"

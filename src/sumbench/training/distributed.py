@@ -109,13 +109,17 @@ def trainer_setup(setting=None, *, batch_size: int = 1, grad_accum: int = 1) -> 
 def _gloo_state(deepspeed: bool) -> None:
     """accelerate's process state on a gloo group (once per process; a DeepSpeed state when DeepSpeed trains)."""
     from accelerate import PartialState
+    from accelerate.state import AcceleratorState
     from accelerate.utils import DistributedType
 
     state = PartialState._shared_state
-    if state and state.get("backend") == "gloo" and \
-            (state.get("distributed_type") == DistributedType.DEEPSPEED) == deepspeed:
+    same = state and state.get("backend") == "gloo" and \
+        (state.get("distributed_type") == DistributedType.DEEPSPEED) == deepspeed
+    # an earlier Trainer's accelerator state goes (a second one may not bring a DeepSpeed plugin); the process
+    # group stays when it is of the same kind
+    AcceleratorState._reset_state(reset_partial_state=not same)
+    if same:
         return
-    PartialState._reset_state()
     if deepspeed:
         os.environ["ACCELERATE_USE_DEEPSPEED"] = "true"
     try:  # cpu=True: accelerate only makes a multi-process CPU state when told the CPU is the device
