@@ -111,8 +111,11 @@ LABEL org.opencontainers.image.title="sumbench-${VARIANT}" \
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /opt/sumbench /opt/sumbench
 # Caches are the host's. Docker: `sumbench images run` bind-mounts them at /cache/... and sets HF_HOME and
-# SUMBENCH_CACHE to those mounts (world-writable mount points, so any --user can use them). Apptainer: the host's
-# HOME is bound and its environment passed, so the host's HF_HOME holds inside. No cache path is set in ENV here:
+# SUMBENCH_CACHE to those mounts (world-writable mount points, so any --user can use them). Apptainer: Snakemake
+# runs `apptainer exec --home <working dir>`, so the host's HOME is NOT bound; the documented --apptainer-args bind
+# the job's Hugging Face cache and pass HF_HOME with --env:
+#   snakemake --cores 1 --use-singularity --apptainer-args '--nv --bind ${HF_HOME:-$HOME/.cache/huggingface} --env HF_HOME=${HF_HOME:-$HOME/.cache/huggingface}'
+# No cache path is set in ENV here:
 # under Apptainer an image's ENV wins over the host's, and a baked HF_HOME would hide the host's Hugging Face cache.
 RUN useradd --create-home --shell /bin/bash sumbench \
     && mkdir -p /cache/huggingface /cache/sumbench && chmod 1777 /cache /cache/huggingface /cache/sumbench

@@ -1,6 +1,6 @@
 # sumbench: Korean dialogue summarization benchmark over batch size x gradient accumulation x fold.
 #   snakemake quick_test                      tiny models, synthetic data, offline -> results/quick_test/summary.md
-#   snakemake --cores 1 --use-singularity --apptainer-args "--nv"   the full grid, each model in its container -> results/summary.md
+#   snakemake --cores 1 --use-singularity --apptainer-args '--nv --bind ${HF_HOME:-$HOME/.cache/huggingface} --env HF_HOME=${HF_HOME:-$HOME/.cache/huggingface}'   the full grid, each model in its container -> results/summary.md
 #   snakemake quick_test --report results/quick_test/report.html   Snakemake's HTML report of what it built
 #   mlflow ui --backend-store-uri sqlite:///results/mlflow.db       every grid's runs (tracking: in the config)
 # The default profile (workflow/profiles/default) sets the cores; configs/config.yaml holds the grids.

@@ -61,3 +61,33 @@ def test_causal_counts_exclude_input_embeddings_and_count_a_tied_head_once():
     layer = 4 * 64 * 64 + 3 * 64 * 128  # q, k, v, o + gate, up, down (no biases)
     assert params.encoder == 0 and params.head == 1000 * 64
     assert params.decoder == pytest.approx(2 * layer, rel=0.02)  # + RMSNorm weights
+
+
+def test_mfu_under_data_parallelism_divides_every_ranks_rate_by_every_ranks_peak():
+    """4 ranks, each at one GPU's pace: samples and tokens per second are 4x one GPU's, and so is the peak."""
+    from contextlib import contextmanager
+    from types import SimpleNamespace
+
+    from sumbench.training.timed import Hardware, timed_training
+
+    params = FlopParameters(encoder=0, decoder=10**9, head=10**8)
+    hardware = Hardware(device_name="NVIDIA H100 80GB HBM3", compute_dtype="bfloat16", flop_params=params,
+                        finetune="lora", summary_logits=False)
+
+    @contextmanager
+    def window():
+        yield SimpleNamespace(window=None)
+
+    def mfu(world_size: int) -> float:
+        summary = SimpleNamespace(source_tokens_per_s=1000.0 * world_size, target_tokens_per_s=0.0,
+                                  loss_tokens_per_s=100.0 * world_size, world_size=world_size,
+                                  memory=SimpleNamespace(memory_kind="cuda_max_allocated"))
+        measurement = SimpleNamespace(rows=[], summary=lambda warmup: summary)
+        trainer = SimpleNamespace(train=lambda: None, args=SimpleNamespace(optim="adamw_torch"))
+        run = timed_training(trainer, measurement, SimpleNamespace(window=window), 0, hardware)
+        assert run.peak_flops == pytest.approx(989.4e12)  # the record keeps one device's peak
+        return run.mfu
+
+    one = 4 * 1.1e9 * 1000.0 / 989.4e12
+    assert mfu(1) == pytest.approx(one) and mfu(4) == pytest.approx(one)  # not 4x one GPU's
+    assert model_flops_utilization(4e12, 1e12, devices=4) == pytest.approx(1.0)

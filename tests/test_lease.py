@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 
 import pytest
@@ -34,17 +35,21 @@ def test_two_jobs_get_different_gpus_and_cuda_visible_devices_names_only_theirs(
 
 
 def test_a_job_waits_for_a_free_gpu(tmp_path, monkeypatch):
+    # The holder frees the GPU only once the waiter has said it waits: the waiter must have polled, found the GPU
+    # taken and then got it, whatever the machine's speed.
     monkeypatch.setenv("SUMBENCH_LOCK_DIR", str(tmp_path))
-    monkeypatch.setattr("sumbench.training.lease.POLL_S", 0.05)
+    monkeypatch.setattr("sumbench.training.lease.POLL_S", 0.01)
     held = DeviceLease.acquire(1, list_gpus=lambda: GPUS[:1], environ={})
     lines = []
-    import threading
 
-    threading.Timer(0.3, held.release).start()
-    started = time.monotonic()
-    waiter = DeviceLease.acquire(1, list_gpus=lambda: GPUS[:1], environ={}, log=lines.append)
-    assert waiter.gpus == ("GPU-aaaa",) and time.monotonic() - started >= 0.25
-    assert "waiting for 1 free GPU" in lines[0]
+    def log(line):
+        lines.append(line)
+        if "waiting" in line:
+            held.release()
+
+    waiter = DeviceLease.acquire(1, list_gpus=lambda: GPUS[:1], environ={}, log=log)
+    assert waiter.gpus == ("GPU-aaaa",) and not held.held
+    assert "waiting for 1 free GPU" in lines[0] and lines[1].startswith("sumbench: got cuda:GPU-aaaa after")
 
 
 def test_a_parent_lease_is_trusted_and_cpu_jobs_lease_nothing(tmp_path, monkeypatch):
@@ -55,28 +60,40 @@ def test_a_parent_lease_is_trusted_and_cpu_jobs_lease_nothing(tmp_path, monkeypa
     assert DeviceLease.acquire(1, list_gpus=lambda: [], environ={}).device.startswith("cpu:")
 
 
-def _timed_window(lock_dir: str, seconds: float, queue) -> None:
-    import os
-
+def _timed_window(lock_dir: str, go, queue) -> None:
     os.environ["SUMBENCH_LOCK_DIR"] = lock_dir
-    lease = DeviceLease()
-    with lease.window() as clock:
-        time.sleep(seconds)
+    go.wait()
+    with DeviceLease().window() as clock:
+        time.sleep(0.05)
     queue.put(clock.window)
 
 
+def _blocked_on(path) -> int:
+    """How many flock requests on ``path`` wait in the kernel (the ``->`` rows of /proc/locks for its inode)."""
+    inode = f":{os.stat(path).st_ino} "
+    return sum(line.split()[1] == "->" and inode in line for line in open("/proc/locks").read().splitlines())
+
+
 def test_cpu_windows_of_parallel_processes_never_overlap(tmp_path):
-    queue = multiprocessing.get_context("fork").Queue()
-    procs = [multiprocessing.get_context("fork").Process(target=_timed_window, args=(str(tmp_path), 0.3, queue))
-             for _ in range(3)]
+    # The test holds the host's CPU lock until the kernel shows all three jobs blocked on it: each of them must
+    # then have waited, and no two windows may overlap, however fast or busy the machine is.
+    # The jobs are forked before the test opens the lock, so none inherits the test's hold on it.
+    ctx = multiprocessing.get_context("fork")
+    queue, go = ctx.Queue(), ctx.Event()
+    procs = [ctx.Process(target=_timed_window, args=(str(tmp_path), go, queue)) for _ in range(3)]
     for p in procs:
         p.start()
+    with DeviceLease(locks=tmp_path).window():
+        go.set()
+        deadline = time.monotonic() + 120  # a hang guard, not a speed claim
+        while _blocked_on(tmp_path / "cpu.lock") < 3:
+            assert time.monotonic() < deadline and all(p.is_alive() for p in procs), "the jobs never blocked"
+            time.sleep(0.01)
+    windows = [queue.get(timeout=120) for _ in procs]
     for p in procs:
-        p.join(10)
-    windows = [queue.get(timeout=5) for _ in procs]
-    assert all(w.exclusive for w in windows)
+        p.join(120)
+    assert all(w.exclusive for w in windows) and all(w.waited_s > 0 for w in windows)
     assert not any(windows_overlap(a, b) for i, a in enumerate(windows) for b in windows[i + 1:])
-    assert sum(w.waited_s > 0.2 for w in windows) >= 2  # two of them waited for the lock
 
 
 def test_windows_overlap_only_on_the_same_device():

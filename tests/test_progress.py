@@ -25,6 +25,18 @@ def test_progress_lines_every_n_steps_with_decreasing_etas(tmp_path):
     assert saved["step"] == 20 and saved["total"] == 20 and saved["eta_s"] == 0.0
 
 
+def test_the_eta_is_the_median_of_the_last_ten_step_times_times_the_steps_left():
+    # Injected step times that slow from 1 s to 3 s after step 10: at step 16 the last ten steps are four of 1 s and
+    # six of 3 s, so the ETA follows the recent median (3 s x 24 steps left), not the run's mean (~1.75 s).
+    m = TrainMeasurement()
+    progress = Progress(m, label="x", echo=lambda line, flush: None)
+    for step in range(1, 17):
+        m.rows.append(StepRow(step, 1.0 if step <= 10 else 3.0, 1.0, 1, 1, 1, 0, 0))
+    assert progress.eta_s(16, 40) == 72.0
+    assert progress.eta_s(40, 40) == 0.0
+    assert Progress(TrainMeasurement(), label="x").eta_s(0, 40) is None  # nothing measured yet: "ETA ?"
+
+
 def test_by_default_a_line_every_36_seconds_and_always_the_last_step():
     m = TrainMeasurement()
     now = [0.0]

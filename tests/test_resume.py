@@ -122,8 +122,9 @@ def test_kill_9_then_snakemake_again_completes_with_the_same_rouge(reference, tm
     proc = subprocess.Popen(command(), cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, start_new_session=True)
     runs = repo / "results" / "resume" / "runs"
-    if phase == "profile":  # past its imports, into the timed splits
-        ready = lambda job: time.time() - job.create_time() >= 8.0  # noqa: E731
+    if phase == "profile":  # past its imports and loading, into the timed splits: its log says so
+        profile_log = repo / "results" / "resume" / "logs" / "profile" / "tiny-bart.log"
+        ready = lambda job: profile_log.is_file() and "burn-in (" in profile_log.read_text(encoding="utf-8")  # noqa: E731
     else:  # a quality job with at least one cell finished: the rerun must keep it and redo the rest
         ready = lambda job: any(runs.rglob("metrics.json"))  # noqa: E731
     try:

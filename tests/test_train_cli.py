@@ -22,6 +22,7 @@ STEP_KEYS = ("step", "loss", "grad_norm", "lr", "step_time_s", "tokens", "padded
 # What an ok cell on a CPU, without a cap and with one repeat, leaves unset; every other field has a value.
 NONE_IN_AN_OK_CPU_CELL = {"message", "failed_phase", "max_train_samples", "s_per_step_cv", "mfu", "device_peak_flops",
                           "cuda_max_reserved_bytes", "cuda_device_total_bytes", "cuda_alloc_retries",
+                          "memory_note",  # a paged optimizer's state on CUDA only
                           "split_reason"}  # a cell run by hand has no plan to say why its split
 NO_CGROUP_LIMIT = {"cgroup_memory_limit_bytes"}  # None where the machine's cgroup sets no memory limit
 
@@ -99,7 +100,7 @@ def test_pretrained_path_loads_a_save_pretrained_directory(workspace, tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (("--model", "kobart", "--set", "resources.gpus=0"),
-     "model 'kobart': weights for 'digit82/kobart-summarization' are not available offline"),
+     "model 'kobart': cannot load 'digit82/kobart-summarization' ("),
     (("--model", "tiny-bart", "--base", "/nonexistent/dir"), "pretrained directory /nonexistent/dir does not exist"),
     (("--model", "tiny-bart"), "is a tiny twin; warm-start it first"),
     (("--model", "no-such-model"), "unknown model 'no-such-model'"),
@@ -119,6 +120,30 @@ def test_bad_train_input_is_one_line_and_writes_nothing(workspace, tmp_path, arg
     assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert message in lines[0]
     assert not out.exists()
+
+
+def test_weights_that_do_not_load_name_the_cause_in_the_line_and_chain_it(workspace, tmp_path):
+    import shutil
+
+    from sumbench.config.model import load_model
+    from sumbench.errors import ConfigError
+    from sumbench.training.models import load_pretrained
+
+    broken = tmp_path / "broken"
+    shutil.copytree(workspace / "base" / "tiny-bart", broken)
+    (broken / "config.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_pretrained(load_model("tiny-bart"), str(broken))
+    cause = info.value.__cause__
+    assert isinstance(cause, (OSError, ValueError))  # chained: the traceback keeps the whole cause
+    line = str(info.value)
+    assert line.startswith(f"model 'tiny-bart': cannot load '{broken}' ({type(cause).__name__}: ")
+    assert str(cause).strip().splitlines()[0][:60] in line and line.endswith("needs a model saved with save_pretrained")
+    hub = sumbench("train", "--model", "kobart", "--set", "resources.gpus=0", "--batch-size", "4", "--grad-accum", "1",
+                   "--fold", "0", "--data", str(workspace / "folds"), "--out", str(tmp_path / "cell"), check=False)
+    line = hub.stderr.strip().splitlines()[-1]  # the cause (not in the cache, offline) and the fix, in one line
+    assert line.startswith("sumbench: model 'kobart': cannot load 'digit82/kobart-summarization' (")
+    assert "run `hf download digit82/kobart-summarization`" in line
 
 
 @pytest.mark.parametrize("exc, status", [("oom", "oom"), ("boom", "error")])

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from sumbench.config.schema import REPO_ROOT
-from sumbench.records import read_profile
+from sumbench.records import read_plan, read_profile
 
 IGNORE = shutil.ignore_patterns(".venv", ".git", "results", ".snakemake", "__pycache__", "*.egg-info", ".pytest_cache")
 
@@ -156,3 +156,48 @@ def test_an_oom_in_the_profile_prunes_larger_micro_batches_from_both_phases(repo
     assert {(r["batch_size"], r["grad_accum"]) for r in rows} == {("4", "1"), ("4", "2")}
     assert "micro-batch 8 ran out of memory, so 8 would too" in summary
     assert "effective batch 16 dropped" in summary and "CUDA out of memory (injected" in summary
+
+
+THREE_MODEL_GRID = """
+grids:
+  small:
+    models: [tiny-bart, tiny-llama, tiny-qwen3]
+    batch_sizes: [4, 8]
+    grad_accum: [1, 2]
+    k_folds: 1
+    max_steps: 3
+    max_eval_samples: 4
+    timing_warmup_steps: 1
+    profile: {warmup_steps: 1, timed_steps: 2}
+    data: {synth: {n: 40, dev_n: 8, seed: 0}}
+"""
+
+
+@pytest.mark.slow
+def test_a_model_whose_every_profile_split_fails_is_reported_and_left_out_while_the_others_train(repo_copy):
+    for model in ("tiny-bart", "tiny-llama", "tiny-qwen3"):  # a 2-step warm start: only the pipeline is under test
+        path = repo_copy / "configs" / "models" / f"{model}.yaml"
+        text = path.read_text(encoding="utf-8")
+        steps = text.split("warmstart_steps: ")[1].split()[0]
+        path.write_text(text.replace(f"warmstart_steps: {steps}", "warmstart_steps: 2"), encoding="utf-8")
+    (repo_copy / "small.yaml").write_text(THREE_MODEL_GRID, encoding="utf-8")
+    env = {**os.environ, "SUMBENCH_FAULT": "error@tiny-llama/*"}  # every split of tiny-llama raises a RuntimeError
+    proc = subprocess.run(["snakemake", "results/small/summary.md", "--configfile", "small.yaml"], cwd=repo_copy,
+                          env=env, capture_output=True, text=True, timeout=1500)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = repo_copy / "results" / "small"
+    profile = read_profile(results / "profile" / "tiny-llama.json")  # written, though nothing in it ran
+    assert {s.status for s in profile.splits} == {"error"} and len(profile.splits) == 4
+    cause = "RuntimeError: injected by SUMBENCH_FAULT=error@tiny-llama/*"
+    assert all(s.message == cause for s in profile.splits)
+    plan = read_plan(results / "plan.json")
+    assert {c.model for c in plan.cells} == {"tiny-bart", "tiny-qwen3"}
+    assert next(m for m in plan.models if m.model == "tiny-llama").left_out == f"every profiled split failed (error: {cause})"
+    assert not (results / "quality" / "tiny-llama.json").exists()
+    rows = list(csv.DictReader((results / "summary.csv").open(encoding="utf-8")))
+    assert {r["model"] for r in rows} == {"tiny-bart", "tiny-qwen3"} and len(rows) == 2 * 3
+    assert {r["status"] for r in rows} == {"ok"}
+    summary = (results / "summary.md").read_text(encoding="utf-8")
+    assert "- **Profile failures**: 1 finding(s)" in summary
+    assert f"  - tiny-llama: every profiled split failed (error: {cause}): the plan leaves tiny-llama out" in summary
+    assert f"- tiny-llama: left out of the quality phase: every profiled split failed (error: {cause})" in summary

@@ -192,7 +192,7 @@ def run_doctor(spec: ModelSpec, data_csv: str | None = None,
     from sumbench.data.corpus import load_csv
     from sumbench.data.synth import synthesize
     from sumbench.training.device import cuda_state
-    from sumbench.training.models import missing_weights
+    from sumbench.training.models import cannot_load
     from sumbench.training.tokenizer import load_tokenizer
 
     device = check_device(spec)
@@ -202,7 +202,7 @@ def run_doctor(spec: ModelSpec, data_csv: str | None = None,
         try:
             tokenizer = load_tokenizer(spec.pretrained, spec, check=False)
         except (OSError, ValueError) as exc:
-            raise missing_weights(spec, spec.pretrained, exc) from None
+            raise cannot_load(spec, spec.pretrained, exc) from exc
         korean = check_tokenizer_round_trip(spec, tokenizer, spec.pretrained)
         if korean.status == "fail":
             return [device, korean]

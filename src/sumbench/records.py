@@ -73,6 +73,7 @@ class Measured:
     # memory
     memory_kind: str | None = None
     peak_memory_bytes: int | None = None
+    memory_note: str | None = None  # what peak_memory_bytes leaves out (a paged optimizer's state), in words
     cpu_peak_rss_bytes: int | None = None
     cpu_rss_rise_bytes: int | None = None
     cuda_max_reserved_bytes: int | None = None
@@ -245,6 +246,7 @@ class Costs:
     score_s_per_example: float | None = None  # ROUGE of one prediction
     analyser_load_s: float | None = None  # the Korean analyzers ROUGE needs, loaded once per job
     train_setup_s: float | None = None  # per training: the median of the ok splits' setup_s
+    error: str | None = None  # the costs pass failed: its cause (the figures it did not reach are None)
 
 
 @dataclass(kw_only=True)
@@ -268,6 +270,15 @@ class ModelProfile:
     wall_s: float | None = None  # the profile job, process start to record
     settings: dict[str, Any] = field(default_factory=dict)
     environment: dict[str, Any] = field(default_factory=dict)
+
+    def failed(self) -> str | None:
+        """Why no split of the profile ran (every one failed; each cause once), or None when one did: such a
+        model gets no quality cells."""
+        splits = [s for s in self.splits if not s.remeasured]
+        if not splits or any(s.status == "ok" for s in splits):
+            return None
+        causes = dict.fromkeys(f"{s.status}: {s.message or 'no message'}" for s in splits if s.status != "skipped")
+        return "every profiled split failed (" + "; ".join(causes) + ")"
 
     def write(self, path: str | Path) -> Path:
         return atomic_write_json(path, dataclasses.asdict(self))
@@ -296,6 +307,7 @@ class ModelPlan:
     samples_per_s: dict[str, float] = field(default_factory=dict)  # split label -> samples/s used
     ga_equivalent: bool | None = None  # from the profile; None before it
     pruned: dict[str, str] = field(default_factory=dict)  # split label -> reason
+    left_out: str | None = None  # why the model has no quality cells at all (every profiled split failed)
     dropped_effective_batches: dict[int, str] = field(default_factory=dict)  # effective batch -> reason
     profile_s: float | None = None  # predicted (before the profile) or measured profile-job time
     quality_jobs: int = 0

@@ -28,8 +28,18 @@ from sumbench.errors import SumbenchError
 
 DOCKER_SCHEME = "docker://"
 EXTRAS_DIR = "docker/extras"          # where the build context carries the CA bundle and local wheels
-# The host's caches a job reads inside its image: models (Hugging Face) and sumbench's tokenizers.
+# The host's caches a job reads inside its image: models (Hugging Face) and sumbench's tokenizers. The image sets
+# none of them: under Apptainer an image's ENV wins over the host's and would hide the host's cache.
 CACHE_VARIABLES = ("HF_HOME", "HF_HUB_CACHE", "SUMBENCH_CACHE")
+# The job's Hugging Face cache as the job's shell names it: $HF_HOME, else the library's default under the home of
+# the user who runs the job.
+HF_CACHE_SH = "${HF_HOME:-$HOME/.cache/huggingface}"
+# `--apptainer-args` for `snakemake --use-singularity`; the SLURM profile and every documented command carry it.
+# Snakemake runs `apptainer exec --home <working dir> ARGS IMAGE ...`: the host's $HOME is not bound and HOME inside
+# is the working directory, so without the bind and HF_HOME a job would look for models (and download them) under
+# the working directory. --nv gives the job the host's GPUs. Snakemake pastes ARGS into the job's shell command
+# as they are, so the job's shell expands the variables on the node that runs the job.
+APPTAINER_ARGS = f"--nv --bind {HF_CACHE_SH} --env HF_HOME={HF_CACHE_SH}"
 
 
 class DockerUnavailable(SumbenchError):
@@ -72,34 +82,6 @@ def images_needed(specs: Iterable[ModelSpec]) -> list[ImageNeed]:
     return [ImageNeed(ref, "causal" if any(s.kind == "causal" for s in group) else "seq2seq",
                       tuple(sorted(s.name for s in group)))
             for ref, group in sorted(by_ref.items())]
-
-
-def apptainer_args(environ: Mapping[str, str], *, gpus: bool = True) -> str:
-    """``--apptainer-args`` for ``snakemake --use-singularity``: the GPUs (``--nv``) and the host's caches.
-
-    The images set no cache variable (under Apptainer an image's ENV wins over the host's). Apptainer binds
-    $HOME and passes the host's environment, so caches under $HOME are found as they are; a cache elsewhere
-    (``HF_HOME=/scratch/hf``) needs its folder bound, and every cache variable the host sets is passed with
-    ``--env`` as well, so it holds under ``--cleanenv`` too (``APPTAINERENV_HF_HOME`` would do the same).
-    """
-    import shlex
-
-    home = Path(environ.get("HOME") or Path.home())
-    binds, env = [], []
-    for name in CACHE_VARIABLES:
-        value = environ.get(name)
-        if not value:
-            continue
-        path = Path(value)
-        if path != home and home not in path.parents:
-            binds.append(str(path))
-        env.append(f"{name}={path}")
-    parts = ["--nv"] if gpus else []
-    if binds:
-        parts += ["--bind", shlex.quote(",".join(binds))]
-    if env:
-        parts += ["--env", shlex.quote(",".join(env))]
-    return " ".join(parts)
 
 
 # ------------------------------------------------------------------------------------------- the client

@@ -3,7 +3,8 @@
 Quality depends on the effective batch, not on its split (sumbench makes gradient accumulation
 loss-equivalent and the profile proves it per model), so each effective batch trains once per fold, with
 its fastest split in the profile (samples/s). If a model's equivalence check failed, every split trains.
-An effective batch whose every split ran out of memory is dropped.
+An effective batch whose every split ran out of memory is dropped; a model whose every split failed, for
+whatever cause, is left out (a decision that names the causes), and the other models' cells are planned as usual.
 
 Cost of one training, in seconds (each term measured in the model's profile; before the profile only the
 training term is known, from a throughput file):
@@ -181,7 +182,8 @@ def make_plan(grid: Grid, inputs: dict[str, ModelInputs], sizes: DataSizes, stag
     """The plan of ``grid``: every model's quality cells and costs, fitted into ``grid.budget_hours`` if set."""
     folds, caps = list(range(grid.k_folds)), list(grid.max_train_samples)
     choices = {m: choose_splits(grid, m, inputs[m]) for m in grid.models}
-    decisions: list[str] = []
+    failed = {m: inputs[m].profile.failed() if inputs[m].profile else None for m in grid.models}
+    decisions = [f"{m}: left out of the quality phase: {why}" for m, why in failed.items() if why]
     notes = _notes(grid, inputs, stage)
 
     def build(folds, caps, dropped_extra) -> tuple[list[ModelPlan], list[PlannedCell]]:
@@ -195,7 +197,8 @@ def make_plan(grid: Grid, inputs: dict[str, ModelInputs], sizes: DataSizes, stag
             profile = inputs[m].profile
             plans.append(ModelPlan(
                 model=m, throughput_source=inputs[m].rates.source, samples_per_s=dict(inputs[m].rates.samples_per_s),
-                ga_equivalent=equivalent, pruned=pruned, dropped_effective_batches=dropped,
+                ga_equivalent=None if failed[m] else equivalent, pruned=pruned, left_out=failed[m],
+                dropped_effective_batches=dropped,
                 profile_s=profile.wall_s if profile else None, quality_jobs=1 if cells else 0,
                 quality_steps=sum(c.steps for c in cells), quality_samples=sum(c.samples for c in cells),
                 quality_s=quality_seconds(cells, inputs[m]), naive_steps=steps, naive_samples=samples, naive_s=naive_s))

@@ -1,5 +1,6 @@
-"""What the numbers say: findings of memory saturation, gradient accumulation that is not equivalent, isolation
-drift, pruned splits, gradient spikes, padding waste and truncation, and the profile's checks per model.
+"""What the numbers say: findings of profiles that failed, memory saturation, gradient accumulation that is not
+equivalent, isolation drift, pruned splits, gradient spikes, padding waste and truncation, and the profile's checks
+per model.
 
 Pure functions of the records: each finding names the split or cells and the measured values that triggered it.
 Speed and memory findings read the profile's splits (every split ran there); the saturation finding and the
@@ -50,9 +51,11 @@ def drift_text(profile: ModelProfile) -> str:
 
 
 def profile_checks(profile: ModelProfile) -> list[str]:
-    """The per-model lines: the gradient-accumulation equivalence check and the isolation drift."""
+    """The per-model lines: the gradient-accumulation equivalence check, the isolation drift, and what the peak
+    memory figures leave out (a paged optimizer's state), where they leave something out."""
+    notes = dict.fromkeys(s.memory_note for s in profile.splits if s.memory_note)
     return [f"- **Gradient-accumulation equivalence**: {ga_check_text(profile.ga_check)}",
-            f"- **Isolation drift**: {drift_text(profile)}", ""]
+            f"- **Isolation drift**: {drift_text(profile)}", *(f"- **Peak memory**: {n}" for n in notes), ""]
 
 
 # ----------------------------------------------------------------------------------------- diagnostics
@@ -63,7 +66,7 @@ class Finding:
     message: str
 
 
-KINDS = ("memory saturation", "gradient accumulation", "isolation drift", "pruned splits", "gradient spikes",
+KINDS = ("profile failures", "memory saturation", "gradient accumulation", "isolation drift", "pruned splits", "gradient spikes",
          "padding waste", "truncation", "DeepSpeed equivalence")
 
 
@@ -93,10 +96,17 @@ def memory_saturation(speeds: Sequence[SplitSpeed]) -> list[Finding]:
 
 
 def profile_findings(profiles: Sequence[ModelProfile]) -> list[Finding]:
-    """A gradient-accumulation check that did not pass, drift above DRIFT_LIMIT, and the splits the quality
-    phase left out (out of memory, failed, or skipped after a smaller micro-batch ran out of memory)."""
+    """A model whose every split failed, a costs pass that failed, a gradient-accumulation check that did not
+    pass, drift above DRIFT_LIMIT, and the splits the quality phase left out (out of memory, failed, or skipped
+    after a smaller micro-batch ran out of memory)."""
     out = []
     for p in profiles:
+        if p.failed():
+            out.append(Finding("profile failures", p.model, f"{p.failed()}: the plan leaves {p.model} out, it has no "
+                                                            f"quality cells"))
+        if p.costs.error:
+            out.append(Finding("profile failures", p.model, f"the costs pass (evaluation, generation, scoring) failed: "
+                                                            f"{p.costs.error}; the plan predicts without its figures"))
         if p.ga_check is not None and p.ga_check.status != "pass":
             out.append(Finding("gradient accumulation", p.model, f"profile check {ga_check_text(p.ga_check)}"))
         out += [Finding("DeepSpeed equivalence", p.model, f"{c.setting} {c.status}: {c.detail}")

@@ -19,7 +19,8 @@ from sumbench.report.formatting import MISSING, cell_text, csv_text, number
 SPEED_COLUMNS = ("model", "split", "batch_size", "grad_accum", "effective_batch", "status", "message", "remeasured",
                  "steps", "warmup_steps", "s_per_step_median", "s_per_step_p10", "s_per_step_p90", "samples_per_s",
                  "tokens_per_s", "tokens_counted", "loss_tokens_per_s", "mfu", "peak_memory_bytes", "memory_kind",
-                 "cuda_max_reserved_bytes", "cuda_device_total_bytes", "cuda_alloc_retries", "memory_fraction",
+                 "memory_note", "cuda_max_reserved_bytes", "cuda_device_total_bytes", "cuda_alloc_retries",
+                 "memory_fraction",
                  "padding_efficiency", "grad_norm_first", "device", "window_start", "window_end", "exclusive",
                  "lock_wait_s", "deepspeed", "cpu_peak_rss_bytes", "world_size")
 

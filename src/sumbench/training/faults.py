@@ -4,11 +4,13 @@
     # -> exit 0, and metrics.json says status: oom
 
 ``oom@MODEL/bsB_gaG`` raises torch's OutOfMemoryError at the cell's first optimizer step; any other kind
-before the ``@`` raises a RuntimeError there. Unset, nothing is injected.
+before the ``@`` (``error@...``) raises a RuntimeError there. The target is a shell pattern over ``MODEL/bsB_gaG``:
+``error@tiny-llama/*`` fails every split and cell of tiny-llama. Unset, nothing is injected.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import os
 
 FAULT_ENV = "SUMBENCH_FAULT"
@@ -18,7 +20,7 @@ def injected_fault(model: str, batch_size: int, grad_accum: int):
     """A TrainerCallback that raises at the first optimizer step when ``$SUMBENCH_FAULT`` names this cell, else None."""
     spec = os.environ.get(FAULT_ENV, "")
     kind, _, target = spec.partition("@")
-    if not spec or target != f"{model}/bs{batch_size}_ga{grad_accum}":
+    if not spec or not fnmatch.fnmatchcase(f"{model}/bs{batch_size}_ga{grad_accum}", target):
         return None
     import torch
     from transformers import TrainerCallback

@@ -15,7 +15,8 @@ sequence-length terms are left out):
 
 The peak is the device's dense (no sparsity) tensor-core rate for the compute dtype actually used, from the
 vendor's datasheet, matched by the exact name ``torch.cuda.get_device_name()`` reports. An unknown device or
-dtype has no peak, and then no MFU (never a guess).
+dtype has no peak, and then no MFU (never a guess). Under multi-GPU data parallelism the rate counts every
+rank's tokens and the peak is the world size x one device's (the record's ``device_peak_flops`` stays one device's).
 """
 
 from __future__ import annotations
@@ -103,7 +104,9 @@ def model_flops_per_s(params: FlopParameters, finetune: str, *, source_tokens_pe
     return k * (body + params.head * head_tokens_per_s)
 
 
-def model_flops_utilization(flops_per_s: float | None, peak_flops: float | None) -> float | None:
+def model_flops_utilization(flops_per_s: float | None, peak_flops: float | None, devices: int = 1) -> float | None:
+    """Achieved FLOP/s over the peak of the devices that achieved them: under data parallelism ``flops_per_s``
+    counts every rank's tokens, so it is divided by ``devices`` x one device's peak."""
     if not flops_per_s or not peak_flops:
         return None
-    return flops_per_s / peak_flops
+    return flops_per_s / (peak_flops * max(1, devices))

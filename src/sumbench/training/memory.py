@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import resource
@@ -27,6 +28,27 @@ BYTES_PER_KIB = 1024
 SAMPLE_S = 0.02  # resident-set sampling period where the high-water mark cannot be reset
 NO_CGROUP_LIMIT = 2 ** 60  # cgroup v1 writes a huge number for "no limit"
 CGROUP_LIMIT_FILES = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
+
+
+def release_device_memory() -> None:
+    """Free what a finished training left behind before the next one loads: objects only reference cycles keep
+    alive (under mixed precision accelerate's wrapped ``forward`` keeps its model, and with it the Trainer's
+    optimizer state, until a collection), then the blocks CUDA's caching allocator still holds."""
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def paged_state_note(optim: str, memory_kind: str | None) -> str | None:
+    """What ``peak_memory_bytes`` leaves out, said rather than guessed: a bitsandbytes paged optimizer
+    (``paged_adamw_8bit``, ...) keeps its state in CUDA unified memory (cudaMallocManaged), outside PyTorch's
+    allocator, so ``max_memory_allocated`` does not count it (on a CPU bitsandbytes keeps it unpaged, in the RSS)."""
+    if not optim.startswith("paged_") or memory_kind != "cuda_max_allocated":
+        return None
+    return (f"the peak leaves out {optim}'s optimizer state: bitsandbytes keeps it in paged (CUDA unified) memory, "
+            f"outside PyTorch's allocator")
 
 
 class CudaMemoryLike(Protocol):

@@ -29,9 +29,13 @@ from sumbench.training.device import Precision
 
 DROPOUT_KEYS = ("dropout", "attention_dropout", "activation_dropout", "hidden_dropout", "attention_probs_dropout_prob",
                 "classifier_dropout")
-# bitsandbytes logs at import, on CPUs with AVX512-BF16, that its optional packed-weight inference kernel is
-# missing. sumbench never uses that path (see disable_cpu_weight_packing), so the line is noise in every log.
-logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
+MAX_CAUSE_CHARS = 300  # a load error's first line, cut there: a shard list or a config dump is no one-line cause
+# bitsandbytes, at import on CPUs with AVX512-BF16, asks the `kernels` package for its optional packed-weight
+# inference kernel from the Hub; offline, `kernels` logs that it skips the publisher check and bitsandbytes that the
+# kernel is missing. sumbench never uses that path (see disable_cpu_weight_packing), so both lines are noise in every
+# log, and they would break a bad input's one-line error.
+for _noisy in ("bitsandbytes.backends.cpu.ops", "kernels"):
+    logging.getLogger(_noisy).setLevel(logging.ERROR)
 
 
 def module_available(name: str) -> bool:
@@ -104,13 +108,17 @@ def build_tiny(spec: ModelSpec, tokenizer) -> Any:
                           f"({type(exc).__name__}: {exc})".splitlines()[0]) from None
 
 
-def missing_weights(spec: ModelSpec, where: str, exc: Exception) -> ConfigError:
+def cannot_load(spec: ModelSpec, where: str, exc: Exception) -> ConfigError:
+    """One line for weights or a tokenizer that did not load: from where, the cause (its first line: a missing file
+    offline, a corrupt shard, a version that cannot read the config all look alike otherwise), and the usual fix.
+    Raise it ``from exc``: the traceback keeps the whole cause."""
+    cause = f"{type(exc).__name__}: {exc}".strip().splitlines()[0][:MAX_CAUSE_CHARS]
     if Path(where).expanduser().is_dir():
-        hint = f"the directory {where} has no loadable model ({type(exc).__name__}); save one there with save_pretrained"
+        hint = "the directory needs a model saved with save_pretrained"
     else:
-        hint = (f"weights for {where!r} are not available offline; on a machine with internet run "
-                f"`hf download {where}` (or set `pretrained:` in {spec.source_file} to a local directory)")
-    return ConfigError(f"model {spec.name!r}: {hint}")
+        hint = (f"if its files are not in the Hugging Face cache, run `hf download {where}` on a machine with internet "
+                f"(or set `pretrained:` in {spec.source_file} to a local directory)")
+    return ConfigError(f"model {spec.name!r}: cannot load {where!r} ({cause}); {hint}")
 
 
 def load_pretrained(spec: ModelSpec, path: str | None = None) -> tuple[Any, Any]:
@@ -145,7 +153,7 @@ def load_pretrained(spec: ModelSpec, path: str | None = None) -> tuple[Any, Any]
         tokenizer = load_tokenizer(where, spec)
         model = _auto_class(spec).from_pretrained(where, **model_kwargs)
     except (OSError, ValueError) as exc:
-        raise missing_weights(spec, where, exc) from None
+        raise cannot_load(spec, where, exc) from exc
     if model.config.model_type != spec.architecture:
         raise ConfigError(f"{spec.source_file}: architecture is {spec.architecture!r} but {where} holds a "
                           f"{model.config.model_type!r} model")

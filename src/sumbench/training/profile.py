@@ -16,20 +16,26 @@ equivalence check (``sumbench doctor``'s) runs once, and the costs of loading, e
 scoring are measured on a few examples: the planner predicts the quality phase from them. Last, the DeepSpeed
 settings the model YAML lists: every split again under each, and each proved equivalent to no DeepSpeed
 (:mod:`sumbench.training.deepspeed_profile`).
+
+Whatever fails after the inputs were checked is a result, and the record is always written: a split that raises
+is that split's status and cause; a model that does not load gives every split that cause; a failed equivalence
+check or costs pass is the record's ``ga_check`` or ``costs.error``. A model whose every split failed is then
+reported and left out by the plan, and the other models' quality jobs run.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import gc
 import tempfile
 import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
 from sumbench.config.grid import Grid
 from sumbench.config.model import ModelSpec, load_model, spec_to_dict
-from sumbench.records import Costs, ModelProfile, SplitProfile
+from sumbench.errors import SumbenchError
+from sumbench.records import Costs, GaCheck, ModelProfile, SplitProfile
 from sumbench.training.deepspeed_profile import check_settings, profile_settings
 from sumbench.training.distributed import world
 from sumbench.training.lease import DeviceLease
@@ -59,10 +65,10 @@ def run_profile(job: ProfileJob) -> ModelProfile:
     from sumbench.training.timed import AnalyserLoad
 
     analyser = AnalyserLoad(job.grid.analyzers)  # overlaps the imports below
-    import torch
+    import torch  # noqa: F401  start-up cost, before the clock for loading starts
 
     from sumbench.data.corpus import load_csv
-    from sumbench.environment import capture
+    from sumbench.training.cell import Failure
     from sumbench.training.measure import process_age_s
     from sumbench.training.models import count_parameters, load_for_training
     from sumbench.training.trainer import set_threads
@@ -77,13 +83,25 @@ def run_profile(job: ProfileJob) -> ModelProfile:
     import transformers.trainer  # noqa: F401
 
     startup = process_age_s()
-    started = time.perf_counter()
-    model, tokenizer = load_for_training(spec)
-    load_s = time.perf_counter() - started
-    _, total_params = count_parameters(model)
-    features, featurize_s = _featurize(spec, tokenizer, train)
-    snapshot = {n: p.detach().to("cpu", copy=True) for n, p in model.named_parameters() if p.requires_grad}
     budget = job.grid.budget
+    try:
+        started = time.perf_counter()
+        model, tokenizer = load_for_training(spec)
+        load_s = time.perf_counter() - started
+        features, featurize_s = _featurize(spec, tokenizer, train)
+    except SumbenchError:
+        raise  # bad input (missing weights, a bad key): one line and a non-zero exit, as everywhere
+    except Exception as exc:  # noqa: BLE001 - a model that does not load is a result: every split says why
+        traceback.print_exc()
+        failure = Failure.of(exc, "load")
+        log(f"{job.model} did not load: {failure.message}")
+        splits = [SplitProfile(batch_size=bs, grad_accum=ga, status=failure.status,
+                               message=f"the model did not load: {failure.message}") for bs, ga in job.grid.splits()]
+        costs = Costs(startup_s=startup, analyser_load_s=analyser.wait(), error="not measured: the model did not load")
+        return _write(job, spec, splits, GaCheck(status="error", detail="the model did not load"), None, None, costs,
+                      None)
+    _, total_params = count_parameters(model)
+    snapshot = {n: p.detach().to("cpu", copy=True) for n, p in model.named_parameters() if p.requires_grad}
     log(f"{job.model} on {lease.device}: {len(job.grid.splits())} splits, {budget.warmup_steps} warm-up steps, "
         f"then {budget.timed_samples or budget.timed_steps} timed {'samples' if budget.timed_samples else 'steps'}")
 
@@ -116,22 +134,33 @@ def run_profile(job: ProfileJob) -> ModelProfile:
     _restore(model, snapshot)
     ga_check = _ga_check(spec, model, tokenizer, snapshot, train, splits)
     setups = sorted(s.setup_s for s in splits if s.status == "ok" and not s.remeasured and s.setup_s is not None)
-    costs = _costs(spec, model, tokenizer, features, dev, job.grid.analyzers, startup, load_s, featurize_s,
-                   analyser.wait(), setups[len(setups) // 2] if setups else None)
+    costs = _costs(spec, model, tokenizer, features, dev, job.grid.analyzers,
+                   Costs(startup_s=startup, load_s=load_s, featurize_s_per_example=featurize_s,
+                         analyser_load_s=analyser.wait(), train_setup_s=setups[len(setups) // 2] if setups else None))
+    if costs.error:
+        log(f"costs pass failed: {costs.error}")
     del model
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
+    _free()
     splits += profile_settings(spec, tokenizer, features, lease, budget, job.grid.splits(), log,
                                lambda fresh, bs, ga, setting: _profile_split(spec, fresh, tokenizer, features, {}, lease,
                                                                              budget, bs, ga, deepspeed=setting))
     deepspeed_checks = check_settings(spec, tokenizer, [(e.dialogue, e.summary) for e in train[:GA_CHECK_EXAMPLES]],
                                       splits)
+    return _write(job, spec, splits, ga_check, drift, drift_split, costs, total_params, deepspeed_checks)
+
+
+def _write(job: ProfileJob, spec: ModelSpec, splits: list[SplitProfile], ga_check: GaCheck, drift: float | None,
+           drift_split: str | None, costs: Costs, total_params: int | None, deepspeed_checks=()) -> ModelProfile:
+    """The model's profile record, written atomically whatever failed on the way."""
+    from sumbench.environment import capture
+    from sumbench.training.measure import process_age_s
+
+    budget = job.grid.budget
     settings = {"model": spec_to_dict(spec), "profile": dataclasses.asdict(budget), "grid": job.grid.name}
     record = ModelProfile(model=job.model, kind=spec.kind, finetune=spec.finetune, warmup_steps=budget.warmup_steps,
                           timed_steps=None if budget.timed_samples else budget.timed_steps,
                           timed_samples=budget.timed_samples, splits=splits, ga_check=ga_check,
-                          deepspeed_checks=deepspeed_checks, drift=drift,
+                          deepspeed_checks=list(deepspeed_checks), drift=drift,
                           drift_split=drift_split, costs=costs, total_params=total_params, wall_s=process_age_s(),
                           settings=settings, environment=capture(settings, spec.training.seed))
     if world().main:  # one record however many processes trained
@@ -158,11 +187,9 @@ def _restore(model, snapshot) -> None:
 
 
 def _free() -> None:
-    import torch
+    from sumbench.training.memory import release_device_memory
 
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
+    release_device_memory()
 
 
 def _profile_split(spec, model, tokenizer, features, snapshot, lease: DeviceLease, budget, bs: int, ga: int,
@@ -202,7 +229,6 @@ def _profile_split(spec, model, tokenizer, features, snapshot, lease: DeviceLeas
 def _ga_check(spec, model, tokenizer, snapshot, train, splits):
     """The equivalence check on the largest effective batch (up to GA_CHECK_MAX_BATCH) that fits as one micro-batch."""
     from sumbench.doctor import ga_equivalence
-    from sumbench.records import GaCheck
 
     fitting = [s.batch_size for s in splits if s.status == "ok"]
     if not fitting:
@@ -223,28 +249,39 @@ def _ga_check(spec, model, tokenizer, snapshot, train, splits):
         _free()
 
 
-def _costs(spec, model, tokenizer, features, dev, analyzers, startup, load_s, featurize_s, analyser_s,
-           train_setup_s) -> Costs:
-    """Seconds per example of the eval-loss pass, generation and scoring (under the grid's analyzers), on
-    COST_EXAMPLES dev examples."""
+def _costs(spec, model, tokenizer, features, dev, analyzers, known: Costs) -> Costs:
+    """``known`` with the seconds per example of the eval-loss pass, generation and scoring (under the grid's
+    analyzers) added, measured on COST_EXAMPLES dev examples. A failure is the record's ``error``: the figures
+    measured before it are kept, the others stay None."""
     from sumbench.evaluation.generate import generate
     from sumbench.evaluation.rouge import score
+    from sumbench.training.cell import Failure
     from sumbench.training.features import Featurizer
     from sumbench.training.trainer import make_trainer
 
     sample = dev[:COST_EXAMPLES]
-    feat = Featurizer.for_spec(tokenizer, spec)
-    with tempfile.TemporaryDirectory(prefix="sumbench-profile-") as tmp:
-        trainer = make_trainer(model, tokenizer, spec, features[:1], batch_size=1, grad_accum=1, max_steps=1,
-                               out=Path(tmp), eval_features=[feat.train_example(e.dialogue, e.summary) for e in sample])
+    measured: dict[str, float] = {}
+    trainer = None
+    try:
+        feat = Featurizer.for_spec(tokenizer, spec)
+        with tempfile.TemporaryDirectory(prefix="sumbench-profile-") as tmp:
+            trainer = make_trainer(model, tokenizer, spec, features[:1], batch_size=1, grad_accum=1, max_steps=1,
+                                   out=Path(tmp),
+                                   eval_features=[feat.train_example(e.dialogue, e.summary) for e in sample])
+            started = time.perf_counter()
+            trainer.evaluate()
+            measured["eval_s_per_example"] = (time.perf_counter() - started) / len(sample)
+        out = generate(model, tokenizer, spec, feat, [e.dialogue for e in sample])
+        measured["generate_s_per_example"] = out.seconds / len(sample)
+        score(out.summaries[:1], [sample[0].summary], analyzers=analyzers)  # first use (imports) is not per example
         started = time.perf_counter()
-        trainer.evaluate()
-        eval_s = (time.perf_counter() - started) / len(sample)
-    out = generate(model, tokenizer, spec, feat, [e.dialogue for e in sample])
-    score(out.summaries[:1], [sample[0].summary], analyzers=analyzers)  # first use (imports) is not per example
-    started = time.perf_counter()
-    score(out.summaries, [e.summary for e in sample], analyzers=analyzers)
-    score_s = (time.perf_counter() - started) / len(sample)
-    return Costs(startup_s=startup, load_s=load_s, featurize_s_per_example=featurize_s, eval_s_per_example=eval_s,
-                 generate_s_per_example=out.seconds / len(sample), score_s_per_example=score_s,
-                 analyser_load_s=analyser_s, train_setup_s=train_setup_s)
+        score(out.summaries, [e.summary for e in sample], analyzers=analyzers)
+        measured["score_s_per_example"] = (time.perf_counter() - started) / len(sample)
+    except Exception as exc:  # noqa: BLE001 - a failed costs pass is a finding; the profile record is still written
+        traceback.print_exc()
+        failure = Failure.of(exc, "costs")
+        return dataclasses.replace(known, **measured, error=f"{failure.status}: {failure.message}")
+    finally:
+        del trainer  # it holds the model and the accelerator: freed before the record is written
+        _free()
+    return dataclasses.replace(known, **measured)

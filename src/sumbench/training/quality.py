@@ -4,9 +4,11 @@
         --base results/quick_test/base/tiny-llama --out results/quick_test/quality/tiny-llama.json
 
 One process per model pays the imports and the Korean analyser's load once for all of the model's cells
-(each cell still loads fresh weights). Each cell writes its own records under ``runs/`` as it finishes; a cell
-whose ``metrics.json`` already holds this cell's settings from this code version is kept, not trained again,
-so a job killed halfway resumes where it stopped. The job's own output, written last, lists its cells.
+(each cell still loads fresh weights; the previous cell's model, Trainer and optimizer state are released
+first, so one cell's weights never add to the next one's peak). Each cell writes its own records under
+``runs/`` as it finishes; a cell whose ``metrics.json`` already holds this cell's settings from this code
+version is kept, not trained again, so a job killed halfway resumes where it stopped. The job's own output,
+written last, lists its cells.
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ def run_quality(job: QualityJob) -> QualityJobRecord:
     from sumbench.training.cell import run_cell
     from sumbench.training.lease import DeviceLease
     from sumbench.training.measure import process_age_s
+    from sumbench.training.memory import release_device_memory
 
     spec = load_model(job.model, **({"models_dir": job.models_dir} if job.models_dir else {}))
     planned = [c for c in job.plan.cells if c.model == job.model]
@@ -92,6 +95,7 @@ def run_quality(job: QualityJob) -> QualityJobRecord:
         else:
             print(f"sumbench quality: {i}/{len(planned)} {cell.out}: {p.split_reason}", flush=True)
             record = run_cell(cell, lease=lease, progress_file=cell.out / "progress.json")
+            release_device_memory()  # this cell's model, Trainer and optimizer, before the next cell loads
             waited += record.lock_wait_s or 0.0
             print(f"sumbench quality: {i}/{len(planned)} {record.status}, ROUGE-Sum {record.rouge_sum}", flush=True)
         cells.append(str(cell.out / "metrics.json"))

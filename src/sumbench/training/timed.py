@@ -16,6 +16,7 @@ from sumbench.training.flops import (FLOPS_FORMULA, FlopParameters, device_peak_
 from sumbench.training.distributed import sum_over_ranks
 from sumbench.training.lease import DeviceLease, Window
 from sumbench.training.measure import StepRow, StepSummary, TrainMeasurement
+from sumbench.training.memory import paged_state_note
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class TimedRun:
     peak_flops: float | None
     flops_formula: str
     compute_dtype: str
+    memory_note: str | None  # what the peak leaves out (sumbench.training.memory.paged_state_note)
     deepspeed: str = "off"
     deepspeed_ops_s: dict | None = None  # DeepSpeed ops loaded before the window, seconds each
 
@@ -72,9 +74,11 @@ def timed_training(trainer, measurement: TrainMeasurement, lease: DeviceLease, w
         (target if seq2seq else source)
     flops = model_flops_per_s(hardware.flop_params, hardware.finetune, source_tokens_per_s=source,
                               target_tokens_per_s=target, head_tokens_per_s=head_tokens or 0.0)
+    optim = getattr(trainer.args.optim, "value", trainer.args.optim)  # the optimizer the Trainer built
     return TimedRun(rows=measurement.rows, summary=summary, window=clock.window, wall_s=wall,
-                    mfu=model_flops_utilization(flops, peak), peak_flops=peak,
+                    mfu=model_flops_utilization(flops, peak, summary.world_size), peak_flops=peak,
                     flops_formula=FLOPS_FORMULA[hardware.finetune], compute_dtype=hardware.compute_dtype,
+                    memory_note=paged_state_note(str(optim), summary.memory.memory_kind),
                     deepspeed=setup.deepspeed if setup else "off", deepspeed_ops_s=dict(setup.ops_s) if setup else {})
 
 
@@ -89,7 +93,7 @@ def measured_fields(run: TimedRun) -> dict[str, Any]:
         loss_tokens_per_s=s.loss_tokens_per_s, padded_tokens_per_s=s.padded_tokens_per_s, world_size=s.world_size,
         deepspeed=run.deepspeed, deepspeed_ops_s=dict(run.deepspeed_ops_s or {}),
         mfu=run.mfu, flops_formula=run.flops_formula, device_peak_flops=run.peak_flops,
-        compute_dtype=run.compute_dtype,
+        compute_dtype=run.compute_dtype, memory_note=run.memory_note,
         memory_kind=m.memory_kind, peak_memory_bytes=m.peak_memory_bytes, cpu_peak_rss_bytes=m.cpu_peak_rss_bytes,
         cpu_rss_rise_bytes=m.cpu_rss_rise_bytes, cuda_max_reserved_bytes=m.cuda_max_reserved_bytes,
         cuda_device_total_bytes=m.cuda_device_total_bytes, cuda_alloc_retries=m.cuda_alloc_retries,

@@ -1,0 +1,65 @@
+"""The quality job (one process, a model's cells back to back) releases each cell's model before the next loads."""
+
+from __future__ import annotations
+
+import gc
+import subprocess
+import sys
+import weakref
+from pathlib import Path
+
+import pytest
+
+from sumbench.config.grid import Grid
+from sumbench.records import PlannedCell, PlanRecord, read_quality_job, read_record
+
+
+def sumbench(*args: str) -> None:
+    proc = subprocess.run([sys.executable, "-m", "sumbench.cli", *args], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory) -> Path:
+    """A synthetic corpus in 2 folds and tiny-llama (LoRA) warm-started for 2 steps."""
+    root = tmp_path_factory.mktemp("quality")
+    sumbench("data", "synth", "--n", "40", "--dev-n", "6", "--seed", "3", "--out", str(root / "src"))
+    sumbench("data", "split", "--train", str(root / "src/train.csv"), "--dev", str(root / "src/dev.csv"), "--k", "2",
+             "--out", str(root / "folds"))
+    sumbench("warmstart", "--model", "tiny-llama", "--train", str(root / "src/train.csv"), "--out",
+             str(root / "base"), "--steps", "2", "--set", "tiny.warmstart_corpus_size=40")
+    return root
+
+
+def test_each_cells_model_is_released_before_the_next_cell_loads(workspace, tmp_path, monkeypatch):
+    from sumbench.training import models
+    from sumbench.training.quality import QualityJob, run_quality
+
+    monkeypatch.chdir(tmp_path)  # the grid's runs/ folder is relative
+    grid = Grid(name="release", models=("tiny-llama",), batch_sizes=(4,), grad_accum=(1,), k_folds=2, data={"synth": {"n": 40}},
+                max_steps=2, max_eval_samples=2, timing_warmup_steps=1, rouge={"analyzers": ["whitespace"]})
+    cells = [PlannedCell(model="tiny-llama", augmentation="none", max_train_samples=None, batch_size=4, grad_accum=1,
+                         fold=fold, steps=2, samples=8, predicted_s=None, split_reason="test") for fold in (0, 1)]
+    plan = PlanRecord(grid="release", stage="after-profile", k_folds=2, folds=[0, 1], cells=cells)
+    loaded, alive_at_load = [], []
+    real = models.load_for_training
+
+    def load_for_training(spec):  # the loader every cell calls: is the previous cell's model gone by now?
+        alive_at_load.append([ref() is not None for ref in loaded])
+        model, tokenizer = real(spec)
+        # The cycle accelerate's prepare_model leaves under mixed precision (CUDA): the model keeps its own bound
+        # forward, so it outlives its last reference until a garbage collection.
+        model._original_forward = model.forward
+        loaded.append(weakref.ref(model))
+        return model, tokenizer
+
+    monkeypatch.setattr(models, "load_for_training", load_for_training)
+    gc.disable()  # no collection at an allocation that happens to come: only what the job releases itself is gone
+    try:
+        record = run_quality(QualityJob(plan=plan, grid=grid, model="tiny-llama", data=workspace / "folds",
+                                        out=tmp_path / "quality.json", base=str(workspace / "base")))
+    finally:
+        gc.enable()
+    assert [read_record(c).status for c in record.cells] == ["ok", "ok"]  # both cells trained, then were scored
+    assert read_quality_job(tmp_path / "quality.json").cells == record.cells
+    assert alive_at_load == [[], [False]]  # cell 0's model was dead when cell 1 loaded
