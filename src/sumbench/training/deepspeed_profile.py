@@ -20,6 +20,18 @@ EQUIVALENCE_TOLERANCE = 1e-5  # fp32: DeepSpeed's flattened, partitioned reducti
 CHECK_BATCH_MAX = 8
 
 
+def unpartitioned(fresh):
+    """``fresh`` (a model factory) that loads whole weights even after a ZeRO-3 Trainer: while transformers still
+    holds that Trainer's DeepSpeed config, ``from_pretrained`` would partition the weights as it loads them."""
+    def load():
+        from transformers.integrations.deepspeed import unset_hf_deepspeed_config
+
+        unset_hf_deepspeed_config()
+        return fresh()
+
+    return load
+
+
 def profile_settings(spec, tokenizer, features, lease, budget, splits, log: Callable[[str], None],
                      profile_split) -> list[SplitProfile]:
     """Every split under every DeepSpeed setting of ``spec`` (the plain splits are the profile's own).
@@ -37,7 +49,7 @@ def profile_settings(spec, tokenizer, features, lease, budget, splits, log: Call
                                         message=f"micro-batch {oom_at} ran out of memory under {setting.name}, "
                                                 f"so {bs} would too"))
                 continue
-            model, _ = load_for_training(spec)
+            model = unpartitioned(lambda: load_for_training(spec)[0])()
             split = profile_split(model, bs, ga, setting)
             del model
             out.append(split)
@@ -55,6 +67,7 @@ def equivalence(spec, fresh, tokenizer, pairs, setting: DeepSpeedSetting, batch_
     copy of the same weights (``fresh()``)."""
     from sumbench.doctor import first_step
 
+    fresh = unpartitioned(fresh)
     try:
         ref_loss, ref_norm = first_step(spec, fresh, tokenizer, pairs, batch_size, 1)
         loss, norm = first_step(spec, fresh, tokenizer, pairs, batch_size, 1, deepspeed=setting)
