@@ -42,7 +42,7 @@ class TimedRun:
     compute_dtype: str
     memory_note: str | None  # what the peak leaves out (sumbench.training.memory.paged_state_note)
     deepspeed: str = "off"
-    deepspeed_ops_s: dict | None = None  # DeepSpeed ops loaded before the window, seconds each
+    deepspeed_ops_s: dict[str, float] | None = None  # DeepSpeed ops loaded before the window, seconds each
 
 
 def new_measurement() -> TrainMeasurement:
@@ -91,7 +91,7 @@ def measured_fields(run: TimedRun) -> dict[str, Any]:
         samples_per_s=s.samples_per_s, tokens_per_s=s.tokens_per_s, tokens_counted=s.tokens_counted,
         source_tokens_per_s=s.source_tokens_per_s, target_tokens_per_s=s.target_tokens_per_s,
         loss_tokens_per_s=s.loss_tokens_per_s, padded_tokens_per_s=s.padded_tokens_per_s, world_size=s.world_size,
-        deepspeed=run.deepspeed, deepspeed_ops_s=dict(run.deepspeed_ops_s or {}),
+        deepspeed=run.deepspeed, deepspeed_ops_s=run.deepspeed_ops_s or {},
         mfu=run.mfu, flops_formula=run.flops_formula, device_peak_flops=run.peak_flops,
         compute_dtype=run.compute_dtype, memory_note=run.memory_note,
         memory_kind=m.memory_kind, peak_memory_bytes=m.peak_memory_bytes, cpu_peak_rss_bytes=m.cpu_peak_rss_bytes,
