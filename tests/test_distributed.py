@@ -70,6 +70,13 @@ def test_two_cpu_processes_split_every_batch_and_train_as_one_process(base, tmp_
         seconds = sum(s["step_time_s"] for s in r["steps"])
         assert r["samples_per_s"] == pytest.approx(12 / seconds)
         assert r["peak_memory_bytes"] > 0  # each rank's own peak
+    # the same two ranks under DeepSpeed ZeRO-2 (the user's setup): still one process's training
+    zero2 = run_ranks(*base, tmp_path / "zero2", processes=2, batch_size=2, deepspeed="zero2")
+    assert [r["deepspeed"] for r in zero2] == ["zero2", "zero2"]
+    for step, batch in enumerate(one["seen"]):
+        assert sorted(zero2[0]["seen"][step] + zero2[1]["seen"][step]) == batch
+    for a, b in zip(one["steps"], zero2[0]["steps"]):
+        assert (b["loss"], b["grad_norm"]) == pytest.approx((a["loss"], a["grad_norm"]), rel=REL_TOLERANCE)
 
 
 # ------------------------------------------------------------------------------------------- launching
