@@ -161,7 +161,23 @@ def test_the_speed_table_shows_the_deepspeed_axis_and_a_failed_equivalence_is_a_
         ["zero2+optimizer fail: grad norm 2x"]
 
 
-def test_doctor_checks_each_setting_against_the_splits_and_plain_training(tmp_path, capsys):
+@pytest.fixture
+def lone_world(monkeypatch):
+    """The world of one process DeepSpeed needs, set here so that it is undone after the test, and its process group
+    closed: later tests' subprocesses must not inherit this process's rendezvous port."""
+    import torch.distributed as dist
+
+    from sumbench.training.distributed import free_port
+
+    for key, value in dict(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()), RANK="0", WORLD_SIZE="1",
+                           LOCAL_RANK="0", DS_ACCELERATOR="cpu").items():
+        monkeypatch.setenv(key, value)
+    yield
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def test_doctor_checks_each_setting_against_the_splits_and_plain_training(tmp_path, capsys, lone_world):
     from sumbench.cli import main
 
     fixed = write(tmp_path, "fixed.json", json.dumps({"zero_optimization": {"stage": 2},
