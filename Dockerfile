@@ -93,7 +93,7 @@ RUN set -eu; \
         if ! command -v g++ >/dev/null || ! python3 -c 'import sysconfig, os, sys; sys.exit(not os.path.exists(sysconfig.get_paths()["include"] + "/Python.h"))'; then \
             apt-get update && apt-get install -y --no-install-recommends g++ python3-dev && rm -rf /var/lib/apt/lists/*; \
         fi; \
-        pip install setuptools wheel ninja; \
+        pip install setuptools wheel ninja packaging py-cpuinfo; \
         if [ -d /usr/local/cuda ]; then DS_BUILD_OPS=0 DS_BUILD_CPU_ADAM=1 pip install --no-build-isolation "$spec"; \
         else DS_ACCELERATOR=cpu DS_BUILD_OPS=0 DS_BUILD_CPU_ADAM=1 DS_BUILD_SHM_COMM=1 pip install --no-build-isolation "$spec"; fi; \
     fi; \
