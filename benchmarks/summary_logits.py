@@ -14,7 +14,7 @@ shared machine hits both alike. All start from the same weights and batch and ru
 Trainer does:
 
 - full:    logits = head(hidden states) at every position -> token_mean_loss (shifted, fp32, Σ / summary tokens)
-- summary: the forward with the head bypassed -> summary_token_loss (head and fp32 cross-entropy only at the
+- summary: the forward with the head bypassed -> SummaryTokenLoss (head and fp32 cross-entropy only at the
            positions whose shifted label is a summary token: 96 per row)
 
 Definitions. **Loss-path peak memory**: the peak rise of resident memory (/proc/self/statm, sampled every 1 ms by a
@@ -82,7 +82,8 @@ def worker(path: str, measure: str, args) -> dict:
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
 
-    from sumbench.training.trainer import head_bypassed, head_site, summary_token_loss, token_mean_loss
+    from sumbench.training.batching import summary_positions
+    from sumbench.training.trainer import SummaryTokenLoss, head_bypassed, head_site, token_mean_loss
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -96,7 +97,8 @@ def worker(path: str, measure: str, args) -> dict:
     labels = input_ids.clone()
     labels[:, :args.prompt] = -100  # the prompt: no loss
     count = int(labels[:, 1:].ne(-100).sum())  # the Trainer's num_items_in_batch (shifted)
-    full_loss, ours_loss = token_mean_loss(shift=True), summary_token_loss(site.head)
+    full_loss, ours_loss = token_mean_loss(shift=True), SummaryTokenLoss(site.head)
+    positions = summary_positions(labels)  # the collator's work, on the CPU
 
     def step(memory: bool = False):
         with head_bypassed(site):  # the transformer body, the same for both paths
@@ -106,7 +108,8 @@ def worker(path: str, measure: str, args) -> dict:
             if path == "full":
                 loss = full_loss({"logits": site.head(hidden)}, labels, count)
             else:
-                loss = ours_loss({"logits": hidden}, labels, count)
+                with ours_loss.at(positions):
+                    loss = ours_loss({"logits": hidden}, labels, count)
             loss.backward()
         with torch.no_grad():
             norm = torch.sqrt(sum(p.grad.float().pow(2).sum() for p in model.parameters() if p.grad is not None))

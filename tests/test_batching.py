@@ -50,3 +50,18 @@ def test_pad_to_budget_pads_source_and_target(toy_tokenizer):
     assert causal["input_ids"].shape == (1, 14) and causal["labels"].shape == (1, 14)
     dynamic = PadCollator(toy_tokenizer)([f, {**f, "input_ids": [5], "attention_mask": [1]}])
     assert dynamic["input_ids"].shape == (2, 3)
+
+
+def test_the_collator_counts_tokens_and_finds_summary_positions_on_the_cpu(toy_tokenizer):
+    from sumbench.training.batching import SUMMARY_POSITIONS, TOKEN_COUNTS
+
+    rows = [{"input_ids": [5, 6, 7, 8], "attention_mask": [1, 1, 1, 1], "labels": [-100, -100, 7, 8]},
+            {"input_ids": [5, 9, 3], "attention_mask": [1, 1, 1], "labels": [-100, 9, 3]}]
+    batch = PadCollator(toy_tokenizer, causal=True)(rows)
+    counts = batch[TOKEN_COUNTS]
+    assert (counts.samples, counts.source.real, counts.source.padded, counts.loss) == (2, 7, 8, 4)
+    # hidden state p of the flattened (2 x 4) batch predicts label p + 1
+    assert batch[SUMMARY_POSITIONS].tolist() == [1, 2, 4, 5]
+    flat = batch["labels"].reshape(-1)
+    assert flat[batch[SUMMARY_POSITIONS] + 1].tolist() == [7, 8, 9, 3]
+    assert SUMMARY_POSITIONS not in PadCollator(toy_tokenizer)([rows[0]])  # seq2seq: the decoder's own logits

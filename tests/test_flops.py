@@ -72,7 +72,7 @@ def test_mfu_under_data_parallelism_divides_every_ranks_rate_by_every_ranks_peak
 
     params = FlopParameters(encoder=0, decoder=10**9, head=10**8)
     hardware = Hardware(device_name="NVIDIA H100 80GB HBM3", compute_dtype="bfloat16", flop_params=params,
-                        finetune="lora", summary_logits=False)
+                        finetune="lora")
 
     @contextmanager
     def window():

@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 
 import pytest
 
@@ -62,11 +63,12 @@ def test_learning_checks_read_the_trend_not_one_step(gc_mod):
 
 
 def test_sync_memory_and_pruning_checks(gc_mod):
-    assert gc_mod.no_sync(None, 12).ok
-    synced = gc_mod.no_sync("RuntimeError: called a synchronizing CUDA operation", 12)
-    assert synced.ok is False and "host sync" in synced.detail
-    assert gc_mod.no_sync(None, 0).ok is False  # the seam was never reached: not checked is not passed
-    assert gc_mod.no_sync("RuntimeError: expected m1 and m2 to have the same dtype", 0, failed=True).ok is None
+    Tally = gc_mod.SyncTally
+    assert gc_mod.no_sync(Tally(armed=12, allowed=24)).ok
+    synced = gc_mod.no_sync(Tally(armed=12, syncs=("measure.py:40 (batch_tokens)",)))
+    assert synced.ok is False and "host sync(s) inside timed steps, first at measure.py:40" in synced.detail
+    assert gc_mod.no_sync(Tally()).ok is False  # the seam was never reached: not checked is not passed
+    assert gc_mod.no_sync(Tally(), failed=True).ok is None
     mib = gc_mod.MIB
     assert gc_mod.memory_returned(100 * mib, 130 * mib, 0).ok  # within the slack (workspaces)
     kept = gc_mod.memory_returned(100 * mib, 400 * mib, 0)
@@ -109,32 +111,47 @@ def write_cell(folder, status="ok", losses=(6.0, 5.5, 5.0, 4.0, 3.5, 3.0), predi
 
 
 def test_a_cell_is_judged_from_its_records_and_the_table_fails_on_any_check(gc_mod, tmp_path):
-    metrics, checks = gc_mod.cell_checks(write_cell(tmp_path / "good"), armed_steps=28)
+    metrics, checks = gc_mod.cell_checks(write_cell(tmp_path / "good"), gc_mod.SyncTally(armed=28))
     assert all(c.ok for c in checks.values()), checks
     good = gc_mod.Row("train", "llama lora bf16", "sdpa", checks, **gc_mod.figures(metrics))
-    _, checks = gc_mod.cell_checks(write_cell(tmp_path / "synced", status="error", message=(
-        "RuntimeError: called a synchronizing CUDA operation")), armed_steps=3)
+    _, checks = gc_mod.cell_checks(write_cell(tmp_path / "synced", status="error", message="RuntimeError: boom"),
+                                   gc_mod.SyncTally(armed=3, syncs=("trainer.py:99 (compute_loss)",)))
     assert checks["status"].ok is False and checks["no sync"].ok is False and checks["loss falls"].ok is None
     bad = gc_mod.Row("quality", "tiny-llama", "bs8_ga1 fold0", checks)
     table = gc_mod.render_table([good, bad])
     lines = table.splitlines()
     assert lines[0].split()[:3] == ["phase", "cell", "where"] and set(lines[1]) == {"-"}
     assert lines[2].split()[-3:] == ["300", "41.5", "ok"] and lines[3].split()[-1] == "FAIL"
-    assert "quality tiny-llama bs8_ga1 fold0: no sync: a host sync inside a timed step" in table
+    assert "quality tiny-llama bs8_ga1 fold0: no sync: 1 host sync(s) inside timed steps, first at trainer.py:99" in table
     assert lines[-1] == "gpu_check: FAIL: 1 of 2 rows pass"
     assert gc_mod.render_table([good]).splitlines()[-1] == "gpu_check: PASS: 1 of 1 rows pass"
 
 
+# Frames as torch's sync warning and transformers' attention-mask building make them: their file names are what the
+# guard looks past (torch) and lets through (transformers' masks).
+FRAMES = {"warnings": warnings}
+exec(compile("def sync(self):\n    if self.mode == 'warn':\n"
+             "        warnings.warn('called a synchronizing CUDA operation', UserWarning)\n",
+             "/site-packages/torch/cuda/__init__.py", "exec"), FRAMES)
+exec(compile("def build_mask(cuda):\n    cuda.sync()\n", "/site-packages/transformers/masking_utils.py", "exec"), FRAMES)
+
+
 class FakeCuda:
+    """Records the debug mode; ``sync()`` warns as torch does in 'warn' mode (and only then)."""
+
+    sync = FRAMES["sync"]
+
     def __init__(self):
-        self.calls = []
+        self.calls, self.mode = [], "default"
 
     def set_sync_debug_mode(self, mode):
         self.calls.append(("mode", mode))
+        self.mode = mode
 
 
 class FakeTrainer:
-    """Calls its callbacks in the order a transformers Trainer does within optimizer steps, logging around them."""
+    """Calls its callbacks in the order a transformers Trainer does within optimizer steps, logging around them;
+    each micro-batch builds a mask (a sync transformers makes) and, at ``sync_at``, syncs in code of its own."""
 
     def __init__(self, cuda):
         self.cuda, self.callbacks = cuda, []
@@ -142,16 +159,23 @@ class FakeTrainer:
     def add_callback(self, callback):
         self.callbacks.append(callback)
 
-    def train(self, steps=3, micro_batches=2, fail_at=None):
+    def count_tokens(self):
+        self.cuda.sync()  # the kind of host read sumbench must not make: int(mask.sum()) on the device
+
+    def train(self, steps=3, micro_batches=2, fail_at=None, sync_at=None):
         for step in range(1, steps + 1):
             for cb in self.callbacks:
                 cb.on_step_begin(None, None, None)
             for micro in range(micro_batches):
                 self.cuda.calls.append(("micro", step))
+                FRAMES["build_mask"](self.cuda)
+                if step == sync_at:
+                    self.count_tokens()
                 if step == fail_at:
-                    raise RuntimeError("called a synchronizing CUDA operation")
+                    raise RuntimeError("out of memory")
             for cb in self.callbacks:
                 cb.on_pre_optimizer_step(None, None, None)
+            self.cuda.sync()  # the optimizer step: left out of the check
             self.cuda.calls.append(("optimizer", step))
 
 
@@ -164,12 +188,23 @@ def test_the_sync_guard_covers_the_micro_batches_of_timed_steps_and_disarms_on_e
         return "run"
 
     trainer = FakeTrainer(cuda)
+    mark = guard.mark()
     assert guard.wrap(timed_training)(trainer, "measurement", "lease") == "run"
     assert len(trainer.callbacks) == 1 and guard.armed == 2  # steps 2 and 3; step 1 is the warm-up
     at = cuda.calls.index(("micro", 2))
-    assert cuda.calls[at - 1:at + 4] == [("mode", "error"), ("micro", 2), ("micro", 2), ("mode", "default"),
+    assert cuda.calls[at - 1:at + 4] == [("mode", "warn"), ("micro", 2), ("micro", 2), ("mode", "default"),
                                          ("optimizer", 2)]  # the optimizer step runs disarmed
-    assert ("mode", "error") not in cuda.calls[:cuda.calls.index(("micro", 1))]
+    assert ("mode", "warn") not in cuda.calls[:cuda.calls.index(("micro", 1))]
+    tally = guard.since(mark)
+    assert tally == gc_mod.SyncTally(armed=2, syncs=(), allowed=4)  # 2 timed steps x 2 masks, let through
+    assert gc_mod.no_sync(tally).ok
+
+    mark = guard.mark()
+    guard.wrap(lambda trainer, *rest: trainer.train(sync_at=3))(FakeTrainer(cuda), "measurement")
+    tally = guard.since(mark)
+    assert tally.armed == 2 and len(tally.syncs) == 2 and tally.allowed == 4  # one per micro-batch of step 3
+    assert tally.syncs[0].endswith("(count_tokens)") and "test_gpu_check.py:" in tally.syncs[0]
+    assert gc_mod.no_sync(tally).ok is False
 
     cuda.calls.clear()
     again = gc_mod.SyncGuard(cuda, skip=0)

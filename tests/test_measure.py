@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from sumbench.training.measure import (Clock, MicroTimer, TrainMeasurement, percentile, summarize_grad_norms,
-                                       summarize_step_times)
+from sumbench.training.measure import (Clock, MicroTimer, TrainMeasurement, batch_tokens, percentile,
+                                       summarize_grad_norms, summarize_step_times)
 from sumbench.training.memory import MemoryProbe, cgroup_memory_limit_bytes
 
 
@@ -116,7 +116,8 @@ def test_train_measurement_counts_steps_tokens_and_padding():
     for step in (1, 2, 3):
         m.step_begin()
         started = m.micro_begin()
-        m.micro_end(started, {"input_ids": mask, "attention_mask": mask, "labels": labels, "decoder_input_ids": labels})
+        m.micro_end(started, batch_tokens({"input_ids": mask, "attention_mask": mask, "labels": labels,
+                                           "decoder_input_ids": labels}))
         m.step_end(step)
         m.log(step, {"loss": 2.0 / step, "grad_norm": float(step), "learning_rate": 1e-4})
     assert [r.step_time_s for r in m.rows] == pytest.approx([1.0, 2.0, 1.0])
@@ -159,8 +160,9 @@ def test_samples_per_s_counts_a_partial_last_step_by_its_actual_samples():
     m.train_begin()
     for step, n in enumerate((8, 8, 3), 1):
         m.step_begin()
-        m.add_micro_batch({"input_ids": torch.ones(n, 5, dtype=torch.long), "attention_mask": torch.ones(n, 5),
-                           "labels": torch.full((n, 5), -100).index_fill_(1, torch.tensor([4]), 7)})
+        m.add_micro_batch(batch_tokens({"input_ids": torch.ones(n, 5, dtype=torch.long),
+                                        "attention_mask": torch.ones(n, 5),
+                                        "labels": torch.full((n, 5), -100).index_fill_(1, torch.tensor([4]), 7)}))
         m.step_end(step)
     s = m.summary(warmup_steps=0)
     assert s.samples_per_s == pytest.approx(19 / 3.0)  # not 3 x 8 / 3
@@ -174,7 +176,7 @@ def test_world_size_is_recorded_and_throughput_counts_the_rows_as_given(monkeypa
     m = TrainMeasurement(clock=FakeClock([0.0, 0.0, 2.0]), memory=MemoryProbe(None))
     m.train_begin()
     m.step_begin()
-    m.add_micro_batch({"input_ids": torch.ones(8, 2, dtype=torch.long), "attention_mask": torch.ones(8, 2)})
+    m.add_micro_batch(batch_tokens({"input_ids": torch.ones(8, 2, dtype=torch.long), "attention_mask": torch.ones(8, 2)}))
     m.step_end(1)
     s = m.summary(warmup_steps=0)
     assert s.world_size == 4 and s.samples_per_s == pytest.approx(8 / 2.0)
@@ -190,7 +192,8 @@ def test_cuda_micro_batches_are_timed_with_events_and_synchronized_only_at_step_
         for _ in range(4):  # grad_accum = 4
             started = m.micro_begin()
             cuda.device_time += 0.25
-            m.micro_end(started, {"input_ids": torch.ones(2, 3, dtype=torch.long), "attention_mask": torch.ones(2, 3)})
+            m.micro_end(started, batch_tokens({"input_ids": torch.ones(2, 3, dtype=torch.long),
+                                               "attention_mask": torch.ones(2, 3)}))
         m.step_end(step)
     assert cuda.calls.count("sync") == 1 + 2 * 2  # train begin, then one at each step's begin and end: never per micro
     assert cuda.calls.count("record") == 2 * 4 * 2
@@ -256,3 +259,15 @@ def test_out_of_memory_from_cublas_or_bitsandbytes_is_classified_oom_with_its_ph
     for exc, status in cases:
         failure = Failure.of(exc, "generation")
         assert (failure.status, failure.phase) == (status, "generation"), exc
+
+
+def test_token_counts_are_read_on_the_cpu_only():
+    """The collator counts a batch before it moves to the device; a device tensor here would be a host sync."""
+    on_device = {"input_ids": torch.ones(2, 3, dtype=torch.long, device="meta"),
+                 "attention_mask": torch.ones(2, 3, device="meta")}
+    with pytest.raises(ValueError, match="on the CPU"):
+        batch_tokens(on_device)
+    counts = batch_tokens({"input_ids": torch.ones(2, 3, dtype=torch.long),
+                           "attention_mask": torch.tensor([[1, 1, 0], [1, 0, 0]]),
+                           "labels": torch.tensor([[-100, 5, -100], [-100, -100, -100]])})
+    assert (counts.samples, counts.source.real, counts.source.padded, counts.loss, counts.seq2seq) == (2, 3, 6, 1, False)

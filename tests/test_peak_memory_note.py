@@ -39,7 +39,7 @@ def run_with(optim, memory_kind: str):
     summary = Unset(source_tokens_per_s=10.0, target_tokens_per_s=0.0, loss_tokens_per_s=1.0, world_size=1,
                     grad_norm_spikes=(), memory=Unset(memory_kind=memory_kind, peak_memory_bytes=2**30))
     hardware = Hardware(device_name=None, compute_dtype="bfloat16", flop_params=FlopParameters(0, 10, 1),
-                        finetune="lora", summary_logits=False)
+                        finetune="lora")
     trainer = SimpleNamespace(train=lambda: None, args=SimpleNamespace(optim=optim))
     return timed_training(trainer, SimpleNamespace(rows=[], summary=lambda warmup: summary),
                           SimpleNamespace(window=window), 0, hardware)

@@ -89,3 +89,15 @@ def test_a_soft_capped_family_falls_back_to_full_logits_with_a_note(toy_tokenize
     notes = [str(w.message) for w in caught if "training.logits summary is not possible" in str(w.message)]
     assert len(notes) == 1 and "soft-capping or scaling" in notes[0] and "full logits" in notes[0]
     trainer.train()  # the full path trains
+
+
+def test_without_autocast_the_head_runs_in_its_own_dtype():
+    """A bf16 head given fp32 hidden states (a forward's outputs converted to fp32) outside autocast computes in bf16,
+    as inside the forward, instead of failing on mixed dtypes."""
+    torch.manual_seed(0)
+    head = torch.nn.Linear(16, 50, bias=False).to(torch.bfloat16)
+    hidden, targets = torch.randn(6, 16), torch.randint(0, 50, (6,))
+    expected = torch.nn.functional.cross_entropy(head(hidden.bfloat16()).float(), targets, reduction="sum")
+    torch.testing.assert_close(summed_cross_entropy(head, hidden, targets), expected)
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # under autocast, autocast decides
+        torch.testing.assert_close(summed_cross_entropy(head, hidden, targets), expected)

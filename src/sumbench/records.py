@@ -70,6 +70,9 @@ class Measured:
     flops_formula: str | None = None
     device_peak_flops: float | None = None
     compute_dtype: str | None = None  # the dtype matmuls ran in: what device_peak_flops is the peak of
+    # the loss: from summary logits (a causal LM's head only at summary positions) or full logits, and why
+    loss_path: str | None = None  # summary | full
+    loss_path_reason: str | None = None
     # memory
     memory_kind: str | None = None
     peak_memory_bytes: int | None = None

@@ -37,3 +37,21 @@ def csv_text(columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return buf.getvalue()
+
+
+def loss_path_lines(runs: Iterable[tuple[str, str | None, str | None]], what: str) -> list[str]:
+    """Which loss path (``summary`` or ``full`` logits) the runs took and why: one sentence when all took the same,
+    else one line per path naming its runs. ``runs``: (label, loss_path, loss_path_reason); runs without a path
+    (failed before training, older records) are left out."""
+    paths: dict[tuple[str, str], list[str]] = {}
+    for label, path, reason in runs:
+        if path and label not in paths.setdefault((path, reason or ""), []):
+            paths[(path, reason or "")].append(label)
+    if not paths:
+        return []
+    if len(paths) == 1:
+        (path, reason), _ = next(iter(paths.items()))
+        return [f"Loss from **{path} logits** in every {what}" + (f": {reason}." if reason else "."), ""]
+    return [f"Loss paths **differ** between {what}s:", ""] + [
+        f"- **{path} logits**" + (f" ({reason})" if reason else "") + f": {', '.join(labels)}"
+        for (path, reason), labels in paths.items()] + [""]

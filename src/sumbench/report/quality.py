@@ -14,7 +14,7 @@ from typing import Sequence
 from sumbench.records import PlanRecord, cap_label, split_label
 from sumbench.report.cellfiles import primary_analyzer
 from sumbench.report.folds import SettingFolds, cap_order
-from sumbench.report.formatting import cell_text, mean_std, number
+from sumbench.report.formatting import cell_text, loss_path_lines, mean_std, number
 from sumbench.report.plan import hours, predicted_cell_s
 from sumbench.report.recommend import DevScores, recommend
 
@@ -133,6 +133,8 @@ def quality_section(settings: Sequence[SettingFolds], plan: PlanRecord | None, d
     """``dev_scores``: per-example dev ROUGE-Sum by cell, for the recommendation's intervals."""
     if not settings:
         return ["_No quality cells for this model._", ""]
-    return (quality_table(settings) + analyzer_table(settings) + split_reasons(settings) + failed_cells(settings)
-            + recommendation(settings, plan, dev_scores))
+    paths = loss_path_lines(((f"{s.label} fold {r.fold}", r.loss_path, r.loss_path_reason) for s in settings
+                             for r in s.records), "cell")
+    return (quality_table(settings) + paths + analyzer_table(settings) + split_reasons(settings)
+            + failed_cells(settings) + recommendation(settings, plan, dev_scores))
 

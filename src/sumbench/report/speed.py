@@ -14,12 +14,12 @@ from typing import Sequence
 
 from sumbench.records import BYTES_PER_MIB, ModelProfile, SplitProfile
 from sumbench.report.folds import SettingFolds
-from sumbench.report.formatting import MISSING, cell_text, csv_text, number
+from sumbench.report.formatting import MISSING, cell_text, csv_text, loss_path_lines, number
 
 SPEED_COLUMNS = ("model", "split", "batch_size", "grad_accum", "effective_batch", "status", "message", "remeasured",
                  "steps", "warmup_steps", "s_per_step_median", "s_per_step_p10", "s_per_step_p90", "samples_per_s",
-                 "tokens_per_s", "tokens_counted", "loss_tokens_per_s", "mfu", "peak_memory_bytes", "memory_kind",
-                 "memory_note", "cuda_max_reserved_bytes", "cuda_device_total_bytes", "cuda_alloc_retries",
+                 "tokens_per_s", "tokens_counted", "loss_tokens_per_s", "loss_path", "mfu", "peak_memory_bytes",
+                 "memory_kind", "memory_note", "cuda_max_reserved_bytes", "cuda_device_total_bytes", "cuda_alloc_retries",
                  "memory_fraction",
                  "padding_efficiency", "grad_norm_first", "device", "window_start", "window_end", "exclusive",
                  "lock_wait_s", "deepspeed", "cpu_peak_rss_bytes", "world_size")
@@ -112,7 +112,8 @@ def speed_table(profile: ModelProfile) -> list[str]:
         row += [_mib(s.cpu_peak_rss_bytes)] if axis and gpu else []
         row += [number(s.mfu, ".1%")] if mfu else []
         out.append("| " + " | ".join(row + [_status(s)]) + " |")
-    return out + [""] + deepspeed_lines(profile)
+    return out + [""] + loss_path_lines(((s.label + (" (again)" if s.remeasured else ""), s.loss_path,
+                                          s.loss_path_reason) for s in splits), "split") + deepspeed_lines(profile)
 
 
 def deepspeed_lines(profile: ModelProfile) -> list[str]:

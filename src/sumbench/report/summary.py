@@ -33,8 +33,9 @@ from sumbench.report.speed import speed_csv, speed_table, split_speeds
 
 CSV_COLUMNS = ("model", "augmentation", "max_train_samples", "batch_size", "grad_accum", "effective_batch", "fold",
                "split_reason", "status", "failed_phase", "message", "steps", "s_per_step_median", "s_per_step_p10",
-               "s_per_step_p90", "s_per_step_cv", "samples_per_s", "tokens_per_s", "mfu", "peak_memory_bytes",
-               "memory_kind", "memory_note", "cuda_alloc_retries", "padding_efficiency", "source_truncation_rate",
+               "s_per_step_p90", "s_per_step_cv", "samples_per_s", "tokens_per_s", "loss_path", "mfu",
+               "peak_memory_bytes", "memory_kind", "memory_note", "cuda_alloc_retries", "padding_efficiency",
+               "source_truncation_rate",
                "target_truncation_rate", "grad_norm_first", "grad_norm_median", "grad_norm_max", "train_loss_first",
                "eval_loss", "rouge1", "rouge2", "rougeL", "rouge_sum", "heldout_rouge_sum", "time_to_train_s",
                "time_to_quality_s", "generation_s", "trainable_params", "device", "window_start", "window_end",

@@ -8,7 +8,10 @@
   function of (lengths, effective batch, seed) only: every optimizer step sees the same examples for
   every bs x ga split of the same effective batch.
 - :class:`PadCollator` pads each batch to its longest sequence (dynamic padding), or to the length budget
-  (``pad_to_max_length``, kept as the baseline to compare against).
+  (``pad_to_max_length``, kept as the baseline to compare against). While the batch is still on the CPU it also
+  counts its tokens (:data:`TOKEN_COUNTS`) and, for a causal model, finds the positions the summary-only loss
+  reads (:data:`SUMMARY_POSITIONS`): a timed step then never reads device data back to the host (a mask's sum
+  or a boolean gather on a GPU waits for the device). The Trainer takes both out of the batch before the forward.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from __future__ import annotations
 import random
 from typing import Iterator, Sequence
 
+TOKEN_COUNTS = "sumbench_token_counts"  # a measure.BatchTokens of python ints
+SUMMARY_POSITIONS = "sumbench_summary_positions"  # int64 flat (row x width + column) positions, see summary_positions
 MEGABATCH_MULT = 50  # as transformers' LengthGroupedSampler: sort within 50 batches' worth of examples
 
 
@@ -67,6 +72,14 @@ def feature_length(feature: dict, causal: bool) -> int:
     return len(feature["input_ids"]) + (0 if causal else len(feature["labels"]))
 
 
+def summary_positions(labels):
+    """Where a causal LM's summary-only loss applies the head: the flat positions ``row * width + column`` (width =
+    ``labels.size(1)``) whose next label is a summary token. Hidden state ``p`` of the flattened batch predicts flat
+    label ``p + 1``. Computed on the CPU: the same selection on the device (a boolean gather) waits for it."""
+    rows, columns = labels[:, 1:].ne(-100).nonzero(as_tuple=True)
+    return rows * labels.size(1) + columns
+
+
 class PadCollator:
     """Dynamic padding (transformers' DataCollatorForSeq2Seq), or padding to the length budget."""
 
@@ -77,9 +90,15 @@ class PadCollator:
         self.pad_id, self.pad_to, self.causal = tokenizer.pad_token_id, pad_to, causal
 
     def __call__(self, features: list[dict]) -> dict:
+        from sumbench.training.measure import batch_tokens
+
         if self.pad_to:
             features = [self._pad_to_budget(f) for f in features]
-        return self.inner(features)
+        batch = self.inner(features)
+        batch[TOKEN_COUNTS] = batch_tokens(batch)
+        if self.causal:
+            batch[SUMMARY_POSITIONS] = summary_positions(batch["labels"])
+        return batch
 
     def _pad_to_budget(self, f: dict) -> dict:
         source, target = self.pad_to

@@ -13,6 +13,8 @@ How a step is timed, so that every model's numbers mean the same:
 - samples/s = the samples of the timed steps / their seconds (a partial last step counts its actual samples);
   with several processes a step's rows hold every rank's samples and tokens (summed by
   :func:`sumbench.training.distributed.sum_over_ranks` before the summary).
+- token counts come from the collator, on the CPU, before the batch moves to the device: nothing in a timed step
+  reads device data back to the host (the Trainer reads the loss and gradient norm once per step, after it).
 - tokens/s counts real (non-pad) tokens of the same steps: seq2seq source + target (encoder input and
   decoder labels), causal prompt + summary; loss tokens/s counts the tokens the loss is taken on (labels
   other than -100: the summary and its EOS).
@@ -91,28 +93,38 @@ class TokenCount:
     padded: int = 0
 
     def add(self, mask) -> None:
+        """Count a CPU mask: reading a device tensor here would make the host wait for the device."""
+        if mask.device.type != "cpu":
+            raise ValueError(f"token counts are read on the CPU, before the batch moves to {mask.device}; "
+                             f"reading them from the device would synchronize every micro-batch")
         self.real += int(mask.sum())
         self.padded += int(mask.numel())
 
 
 @dataclass(frozen=True)
 class BatchTokens:
-    """Token counts of one collated micro-batch."""
+    """Token counts of one collated micro-batch, counted on the CPU by the collator (python ints: the measurement
+    reads them during a timed step without touching the device)."""
 
+    samples: int
     source: TokenCount  # seq2seq encoder input; causal: the whole sequence (prompt + summary)
     target: TokenCount  # seq2seq decoder labels (a separate, separately padded sequence); causal: empty
     loss: int  # label positions other than -100: what the loss is taken on
+    seq2seq: bool
 
 
 def batch_tokens(batch: dict) -> BatchTokens:
-    """Token counts of a collated batch (labels == -100 are padding or prompt)."""
+    """Token counts of a collated batch still on the CPU (labels == -100 are padding or prompt)."""
     source, target = TokenCount(), TokenCount()
     if "attention_mask" in batch:
         source.add(batch["attention_mask"])
-    if "labels" in batch and "decoder_input_ids" in batch:  # seq2seq: the target is a separate sequence
+    seq2seq = "labels" in batch and "decoder_input_ids" in batch  # seq2seq: the target is a separate sequence
+    if seq2seq:
         target.add(batch["labels"].ne(-100))
-    loss = int(batch["labels"].ne(-100).sum()) if "labels" in batch else 0
-    return BatchTokens(source, target, loss)
+    loss = TokenCount()
+    if "labels" in batch:
+        loss.add(batch["labels"].ne(-100))
+    return BatchTokens(len(batch["input_ids"]), source, target, loss.real, seq2seq)
 
 
 def world_size() -> int:
@@ -245,15 +257,15 @@ class TrainMeasurement:
     def micro_begin(self) -> Any:
         return self.micro.begin()
 
-    def micro_end(self, started: Any, batch: dict) -> None:
+    def micro_end(self, started: Any, counts: BatchTokens) -> None:
         self.micro.end(started)
-        self.add_micro_batch(batch)
+        self.add_micro_batch(counts)
 
-    def add_micro_batch(self, batch: dict) -> None:
-        """Count a micro-batch's samples and tokens into the current step."""
-        t, row = batch_tokens(batch), self._pending
-        self._seq2seq = self._seq2seq or "decoder_input_ids" in batch
-        row.samples += len(batch["input_ids"])
+    def add_micro_batch(self, counts: BatchTokens) -> None:
+        """Count a micro-batch's samples and tokens (the collator's CPU counts) into the current step."""
+        t, row = counts, self._pending
+        self._seq2seq = self._seq2seq or t.seq2seq
+        row.samples += t.samples
         row.tokens += t.source.real + t.target.real
         row.padded_tokens += t.source.padded + t.target.padded
         row.target_tokens += t.target.real

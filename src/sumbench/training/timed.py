@@ -27,7 +27,6 @@ class Hardware:
     compute_dtype: str  # bfloat16 | float16 | tfloat32 | float32: the dtype the matmuls ran in
     flop_params: FlopParameters
     finetune: str  # full | lora
-    summary_logits: bool  # causal LM head applied only at label positions
 
 
 @dataclass(frozen=True)
@@ -41,6 +40,8 @@ class TimedRun:
     flops_formula: str
     compute_dtype: str
     memory_note: str | None  # what the peak leaves out (sumbench.training.memory.paged_state_note)
+    loss_path: str | None  # summary | full: the Trainer's LossPath (None: a Trainer not made by make_trainer)
+    loss_path_reason: str | None
     deepspeed: str = "off"
     deepspeed_ops_s: dict[str, float] | None = None  # DeepSpeed ops loaded before the window, seconds each
 
@@ -70,7 +71,9 @@ def timed_training(trainer, measurement: TrainMeasurement, lease: DeviceLease, w
     source = summary.source_tokens_per_s or 0.0
     target = summary.target_tokens_per_s or 0.0
     seq2seq = bool(hardware.flop_params.encoder)
-    head_tokens = summary.loss_tokens_per_s if hardware.summary_logits and not seq2seq else \
+    loss_path = getattr(trainer, "loss_path", None)
+    summary_logits = loss_path is not None and loss_path.logits == "summary"  # the head only at label positions
+    head_tokens = summary.loss_tokens_per_s if summary_logits and not seq2seq else \
         (target if seq2seq else source)
     flops = model_flops_per_s(hardware.flop_params, hardware.finetune, source_tokens_per_s=source,
                               target_tokens_per_s=target, head_tokens_per_s=head_tokens or 0.0)
@@ -79,6 +82,8 @@ def timed_training(trainer, measurement: TrainMeasurement, lease: DeviceLease, w
                     mfu=model_flops_utilization(flops, peak, summary.world_size), peak_flops=peak,
                     flops_formula=FLOPS_FORMULA[hardware.finetune], compute_dtype=hardware.compute_dtype,
                     memory_note=paged_state_note(str(optim), summary.memory.memory_kind),
+                    loss_path=loss_path.logits if loss_path else None,
+                    loss_path_reason=loss_path.reason if loss_path else None,
                     deepspeed=setup.deepspeed if setup else "off", deepspeed_ops_s=dict(setup.ops_s) if setup else {})
 
 
@@ -94,6 +99,7 @@ def measured_fields(run: TimedRun) -> dict[str, Any]:
         deepspeed=run.deepspeed, deepspeed_ops_s=run.deepspeed_ops_s or {},
         mfu=run.mfu, flops_formula=run.flops_formula, device_peak_flops=run.peak_flops,
         compute_dtype=run.compute_dtype, memory_note=run.memory_note,
+        loss_path=run.loss_path, loss_path_reason=run.loss_path_reason,
         memory_kind=m.memory_kind, peak_memory_bytes=m.peak_memory_bytes, cpu_peak_rss_bytes=m.cpu_peak_rss_bytes,
         cpu_rss_rise_bytes=m.cpu_rss_rise_bytes, cuda_max_reserved_bytes=m.cuda_max_reserved_bytes,
         cuda_device_total_bytes=m.cuda_device_total_bytes, cuda_alloc_retries=m.cuda_alloc_retries,
@@ -114,8 +120,7 @@ def hardware_of(model, spec) -> Hardware:
     cuda = torch.cuda.is_available()
     return Hardware(device_name=torch.cuda.get_device_name(0) if cuda else None,
                     compute_dtype=compute_dtype_name(spec, cuda),
-                    flop_params=flop_parameters(model, seq2seq=spec.kind == "seq2seq"), finetune=spec.finetune,
-                    summary_logits=spec.kind == "causal" and getattr(spec.training, "logits", "full") == "summary")
+                    flop_params=flop_parameters(model, seq2seq=spec.kind == "seq2seq"), finetune=spec.finetune)
 
 
 def compute_dtype_name(spec, cuda_available: bool) -> str:

@@ -9,10 +9,17 @@ shows it).
 
 Causal models compute logits only where the loss needs them (``training.logits: summary``): the model's forward
 runs with its output head swapped for an identity, so it returns the last hidden states; the positions whose
-(shifted) label is a summary token are selected, and only there the head and the fp32 cross-entropy run. Full
-logits cost batch x (prompt + summary) x vocabulary x ~13 bytes (fp32 logits, softmax, gradient): 17 GB for
-Llama 3's 128,256-token vocabulary at 16 x 640 tokens. Going through the model's own forward keeps peft, gradient
-checkpointing and DDP in charge as before.
+(shifted) label is a summary token (found by the collator, on the CPU) are gathered, and only there the head and
+the fp32 cross-entropy run. Full logits cost batch x (prompt + summary) x vocabulary x ~13 bytes (fp32 logits,
+softmax, gradient): 17 GB for Llama 3's 128,256-token vocabulary at 16 x 640 tokens. Going through the model's own
+forward keeps peft, gradient checkpointing and DDP in charge as before.
+
+Under mixed precision the Trainer's ``compute_loss`` runs outside autocast: accelerate autocasts inside the model's
+``forward`` only and converts its outputs to fp32. So the head, applied after the forward, runs under the same
+autocast (the accelerator's), as it would inside the forward: its matmul in the compute dtype whatever dtype the
+frozen head holds (bf16 or fp16 under LoRA, fp32 under QLoRA or full fine-tuning), the cross-entropy in fp32.
+
+Which loss path a Trainer took, and why, is its ``loss_path`` (:class:`LossPath`): every record says it.
 
 Imports torch and transformers lazily so that ``sumbench --help`` stays fast.
 """
@@ -27,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from sumbench.config.model import ModelSpec, TrainingSpec
+from sumbench.training.batching import SUMMARY_POSITIONS, TOKEN_COUNTS
 
 IGNORE = -100
 LOGIT_CHUNK_BYTES = 256 * 2**20  # fp32 logits of one chunk of summary positions; more positions are split in chunks
@@ -125,8 +133,12 @@ def head_weight(head):
 
 
 def _summed_ce(head, hidden, targets, label_smoothing: float):
+    import torch
     import torch.nn.functional as F
 
+    weight = head_weight(head)
+    if weight is not None and weight.is_floating_point() and not torch.is_autocast_enabled(hidden.device.type):
+        hidden = hidden.to(weight.dtype)  # without autocast the head runs in its own dtype, as inside the forward
     return F.cross_entropy(head(hidden).float(), targets, reduction="sum", label_smoothing=label_smoothing)
 
 
@@ -146,18 +158,38 @@ def summed_cross_entropy(head, hidden, targets, label_smoothing: float = 0.0, ch
                           use_reentrant=False) for i in range(0, hidden.size(0), rows))
 
 
-def summary_token_loss(head, label_smoothing: float = 0.0, chunk_bytes: int = LOGIT_CHUNK_BYTES):
+class SummaryTokenLoss:
     """:func:`token_mean_loss` of a causal model, from its last hidden states (``outputs["logits"]`` while the head is
-    bypassed): the head runs only at positions whose shifted label is a summary token."""
+    bypassed): the head runs only at the batch's summary positions (:func:`sumbench.training.batching.summary_positions`,
+    given for each batch by :meth:`at`), under the forward's autocast. Passed to the Trainer as ``compute_loss_func``.
+    """
 
-    def loss_fn(outputs, labels, num_items_in_batch=None):
+    def __init__(self, head, label_smoothing: float = 0.0, chunk_bytes: int = LOGIT_CHUNK_BYTES):
+        self.head, self.label_smoothing, self.chunk_bytes = head, label_smoothing, chunk_bytes
+        self._positions = None
+        self._autocast = contextlib.nullcontext
+
+    @contextlib.contextmanager
+    def at(self, positions, autocast=contextlib.nullcontext):
+        """While inside, the loss reads these positions and applies the head under ``autocast()``."""
+        if positions is None:
+            raise ValueError("the summary-only loss needs the batch's summary positions (batches from PadCollator)")
+        self._positions, self._autocast = positions, autocast
+        try:
+            yield
+        finally:
+            self._positions, self._autocast = None, contextlib.nullcontext
+
+    def __call__(self, outputs, labels, num_items_in_batch=None):
+        if self._positions is None:
+            raise ValueError("SummaryTokenLoss called outside SummaryTokenLoss.at(positions)")
         hidden = outputs["logits"]
-        labels = labels[..., 1:].to(hidden.device)
-        keep = labels.ne(IGNORE)
-        total = summed_cross_entropy(head, hidden[:, :-1][keep], labels[keep], label_smoothing, chunk_bytes)
-        return total / (num_items_in_batch if num_items_in_batch is not None else keep.sum())
-
-    return loss_fn
+        positions = self._positions.to(hidden.device, non_blocking=True)
+        states = hidden.reshape(-1, hidden.size(-1)).index_select(0, positions)  # a gather: no host synchronization
+        targets = labels.to(hidden.device).reshape(-1).index_select(0, positions + 1)
+        with self._autocast():
+            total = summed_cross_entropy(self.head, states, targets, self.label_smoothing, self.chunk_bytes)
+        return total / (num_items_in_batch if num_items_in_batch is not None else positions.numel())
 
 
 def ddp_find_unused_parameters(spec: ModelSpec) -> bool | None:
@@ -166,12 +198,25 @@ def ddp_find_unused_parameters(spec: ModelSpec) -> bool | None:
     return False if spec.finetune == "lora" and not spec.lora.modules_to_save else None
 
 
-def summary_site(model, spec: ModelSpec, features: list[dict]) -> HeadSite | None:
-    """Where the summary-only loss applies the head, or None for the full-logits path (with a note when the YAML asked
-    for summary logits and the model cannot take them)."""
+@dataclass(frozen=True)
+class LossPath:
+    """Where a Trainer's loss came from: ``summary`` logits (the head only at summary positions) or ``full`` logits,
+    and why."""
+
+    logits: str  # summary | full
+    reason: str
+
+
+def summary_site(model, spec: ModelSpec, features: list[dict]) -> tuple[HeadSite | None, LossPath]:
+    """Where the summary-only loss applies the head (None for the full-logits path), and the path with its reason
+    (with a note when the YAML asked for summary logits and the model cannot take them)."""
     t = spec.training
-    if spec.kind != "causal" or t.logits != "summary" or t.loss_normalization != "step_tokens":
-        return None
+    if spec.kind != "causal":
+        return None, LossPath("full", "seq2seq: the loss is on the decoder's logits, every one a summary token")
+    if t.loss_normalization != "step_tokens":
+        return None, LossPath("full", f"training.loss_normalization: {t.loss_normalization} (the model's own loss)")
+    if t.logits != "summary":
+        return None, LossPath("full", f"training.logits: {t.logits}")
     site, reason = head_site(model), None
     if site is None:
         reason = "it has no separate output-head module"
@@ -182,8 +227,20 @@ def summary_site(model, spec: ModelSpec, features: list[dict]) -> HeadSite | Non
     if reason:
         warnings.warn(f"{spec.name}: training.logits summary is not possible here ({reason}); computing the loss "
                       f"from full logits", stacklevel=2)
-        return None
-    return site
+        return None, LossPath("full", f"training.logits: summary is not possible: {reason}")
+    return site, LossPath("summary", "training.logits: summary; the head is a plain linear map of the hidden states")
+
+
+def unprepared(model):
+    """``model`` as no Trainer has prepared it. accelerate wraps a model's ``forward`` in its autocast and fp32
+    output conversion and marks the model prepared; a later Trainer's accelerator then keeps that wrapper. Undone
+    here, each Trainer prepares the model afresh (the profile reuses one model for every split, the equivalence
+    check and the costs), and the head check compares the plain forward with the plain head."""
+    from accelerate.utils import extract_model_from_parallel
+
+    extract_model_from_parallel(model, keep_fp32_wrapper=False)  # restores the forward it wrapped, in place
+    model.__dict__.pop("_is_accelerate_prepared", None)
+    return model
 
 
 def set_threads(threads: int | None) -> None:
@@ -209,6 +266,7 @@ def make_trainer(model, tokenizer, spec: ModelSpec, train_features: list[dict], 
     from sumbench.training.models import precision_and_memory_args
 
     t, dl = spec.training, spec.dataloader
+    unprepared(model)
     setup = trainer_setup(deepspeed, batch_size=batch_size, grad_accum=grad_accum)
     extra = dict(setup.args)
     args_cls = Seq2SeqTrainingArguments if spec.kind == "seq2seq" else TrainingArguments
@@ -220,6 +278,9 @@ def make_trainer(model, tokenizer, spec: ModelSpec, train_features: list[dict], 
         weight_decay=t.weight_decay, warmup_steps=t.warmup_ratio, lr_scheduler_type=t.lr_scheduler_type,
         max_grad_norm=t.max_grad_norm, optim=t.optim, seed=t.seed, data_seed=t.seed,
         logging_strategy="steps", logging_steps=1, report_to=[], **early_stopping_args(t, eval_features),
+        # on (the default), the Trainer tests every micro-batch's loss for nan/inf on the host: a device
+        # synchronization per micro-batch. Off, a non-finite loss shows in the logged loss, where it belongs.
+        logging_nan_inf_filter=False,
         prediction_loss_only=True,  # evaluation reads eval_loss only; never gather (batch x tokens x vocab) logits
         ddp_find_unused_parameters=ddp_find_unused_parameters(spec),
         disable_tqdm=True, use_cpu=extra.pop("use_cpu", not torch.cuda.is_available()), remove_unused_columns=False,
@@ -230,16 +291,16 @@ def make_trainer(model, tokenizer, spec: ModelSpec, train_features: list[dict], 
     collator = PadCollator(tokenizer, model if spec.kind == "seq2seq" else None, causal=spec.kind == "causal",
                            pad_to=(spec.lengths.source, spec.lengths.target) if dl.pad_to_max_length else None)
     trainer_cls = _measured(Seq2SeqTrainer if spec.kind == "seq2seq" else Trainer)
-    site = summary_site(model, spec, train_features)
+    site, loss_path = summary_site(model, spec, train_features)
     if t.loss_normalization != "step_tokens":
         loss_func = None
     elif site is not None:
-        loss_func = summary_token_loss(site.head, label_smoothing=t.label_smoothing)
+        loss_func = SummaryTokenLoss(site.head, label_smoothing=t.label_smoothing)
     else:
         loss_func = token_mean_loss(shift=spec.kind == "causal", label_smoothing=t.label_smoothing)
     trainer = trainer_cls(model=model, args=args, train_dataset=train_features, eval_dataset=eval_features,
                           data_collator=collator, processing_class=tokenizer, compute_loss_func=loss_func)
-    trainer.head_site = site
+    trainer.head_site, trainer.loss_path = site, loss_path
     trainer.setup = setup
     trainer.remove_callback(PrinterCallback)  # per-step logs go to train_log.jsonl, not stdout
     if t.early_stopping_patience and eval_features:
@@ -269,11 +330,18 @@ def _measured(base):
         measurement = None
         sampler = None  # an EffectiveBatchLengthSampler when length grouping is on
         head_site = None  # a HeadSite: the summary-only loss (the forward returns hidden states)
+        loss_path = None  # a LossPath
         setup = None  # the TrainerSetup: process group and DeepSpeed
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            bypass = head_bypassed(self.head_site) if self.head_site is not None else contextlib.nullcontext()
-            with bypass:
+            inputs.pop(TOKEN_COUNTS, None)  # the collator's CPU counts and positions never reach the forward
+            positions = inputs.pop(SUMMARY_POSITIONS, None)
+            if self.head_site is None:
+                return super().compute_loss(model, inputs, return_outputs=return_outputs,
+                                            num_items_in_batch=num_items_in_batch)
+            # the forward returns hidden states, autocast inside it and converted to fp32 by accelerate; the loss
+            # applies the head at the summary positions under the same autocast
+            with head_bypassed(self.head_site), self.compute_loss_func.at(positions, self.accelerator.autocast):
                 return super().compute_loss(model, inputs, return_outputs=return_outputs,
                                             num_items_in_batch=num_items_in_batch)
 
@@ -297,11 +365,14 @@ def _measured(base):
             return self._untimed(super()._save_checkpoint, *args, **kwargs)
 
         def training_step(self, model, inputs, num_items_in_batch=None):
+            counts = inputs.pop(TOKEN_COUNTS, None)  # python ints, counted by the collator on the CPU
             if self.measurement is None:
                 return super().training_step(model, inputs, num_items_in_batch)
+            if counts is None:
+                raise ValueError("a measured training step needs the collator's token counts (batches from PadCollator)")
             started = self.measurement.micro_begin()  # a CUDA event on a GPU: no host synchronization here
             loss = super().training_step(model, inputs, num_items_in_batch)
-            self.measurement.micro_end(started, inputs)
+            self.measurement.micro_end(started, counts)
             return loss
 
     return SumbenchTrainer
