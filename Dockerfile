@@ -80,6 +80,24 @@ RUN set -eu; \
             fi ;; \
         *) echo "sumbench: VARIANT must be seq2seq or causal, got '$VARIANT'" >&2; exit 1 ;; \
     esac
+# DeepSpeed (the [deepspeed] extra) with its ops compiled here, at image build time, so that no job compiles one
+# (DeepSpeed would, on first use: ~1-2 minutes per op on two cores). Without CUDA: the CPU accelerator's shared-memory
+# all-reduce and CPU Adam. With CUDA and nvcc (a -devel base): CPU Adam for optimizer offload. A CUDA runtime base has
+# no nvcc: DeepSpeed is installed without prebuilt ops, and sumbench loads (compiles) what a setting needs before the
+# timed window and records the seconds.
+RUN set -eu; \
+    cd /opt/sumbench; \
+    spec=$(python3 -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["deepspeed"])'); \
+    if [ -d /usr/local/cuda ] && [ ! -x /usr/local/cuda/bin/nvcc ]; then pip install "$spec"; \
+    else \
+        if ! command -v g++ >/dev/null || ! python3 -c 'import sysconfig, os, sys; sys.exit(not os.path.exists(sysconfig.get_paths()["include"] + "/Python.h"))'; then \
+            apt-get update && apt-get install -y --no-install-recommends g++ python3-dev && rm -rf /var/lib/apt/lists/*; \
+        fi; \
+        pip install setuptools wheel ninja packaging py-cpuinfo; \
+        if [ -d /usr/local/cuda ]; then DS_BUILD_OPS=0 DS_BUILD_CPU_ADAM=1 pip install --no-build-isolation "$spec"; \
+        else DS_ACCELERATOR=cpu DS_BUILD_OPS=0 DS_BUILD_CPU_ADAM=1 DS_BUILD_SHM_COMM=1 pip install --no-build-isolation "$spec"; fi; \
+    fi; \
+    DS_ACCELERATOR=$([ -d /usr/local/cuda ] && echo cuda || echo cpu) python3 -c 'from deepspeed.git_version_info import installed_ops; print("sumbench: DeepSpeed ops built into the image:", sorted(k for k, v in installed_ops.items() if v) or "none")'
 COPY . /opt/sumbench/
 RUN pip install --no-deps -e /opt/sumbench && rm -rf /opt/sumbench/docker/extras /opt/sumbench/build \
     && sumbench --help > /dev/null

@@ -10,6 +10,9 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# DeepSpeed compiles its CPU ops on first use (minutes); tests use only what is built or cached, and DeepSpeed's
+# torch.distributed all-reduce instead of its shared-memory one. The slow test of the compiled path sets it to 1.
+os.environ.setdefault("SUMBENCH_DEEPSPEED_JIT", "0")
 
 WORDS = ("안녕하세요 오늘 내일 식당 예약 병원 진료 시간 토요일 저녁 일곱 시 네 명 자리 감사합니다 "
          "아니요 그럼 어디 만나요 주문 환불 영수증 가방 신발 여행 비행기 호텔").split()

@@ -131,8 +131,8 @@ def test_job_launcher_host_docker_and_multi_gpu(tiny_bart):
     four = replace(tiny_bart, resources=replace(tiny_bart.resources, gpus=4))
     # the ranks of a multi-GPU job must not lease GPUs of their own: `sumbench lease` holds all 4 for them
     assert J.job_launcher(four, "host") == \
-        "sumbench lease --gpus 4 -- accelerate launch --multi_gpu --num_processes 4 --module sumbench.cli"
-    assert J.job_launcher(four, "docker").startswith("sumbench images run --model tiny-bart -- accelerate launch")
+        "sumbench lease --gpus 4 -- torchrun --standalone --nproc-per-node 4 --module sumbench.cli"
+    assert J.job_launcher(four, "docker").startswith("sumbench images run --model tiny-bart -- torchrun")
     with pytest.raises(J.SumbenchError, match="key 'runtime' must be one of host, docker, got 'podman'"):
         J.job_launcher(tiny_bart, "podman")
 

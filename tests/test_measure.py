@@ -170,7 +170,8 @@ def test_samples_per_s_counts_a_partial_last_step_by_its_actual_samples():
     assert s.tokens_counted.startswith("prompt + summary")
 
 
-def test_world_size_multiplies_throughput(monkeypatch):
+def test_world_size_is_recorded_and_throughput_counts_the_rows_as_given(monkeypatch):
+    """Rows hold every rank's samples (summed over ranks before the summary): no extra x world size."""
     monkeypatch.setenv("WORLD_SIZE", "4")
     m = TrainMeasurement(clock=FakeClock([0.0, 0.0, 2.0]), memory=MemoryProbe(None))
     m.train_begin()
@@ -178,7 +179,7 @@ def test_world_size_multiplies_throughput(monkeypatch):
     m.add_micro_batch(batch_tokens({"input_ids": torch.ones(8, 2, dtype=torch.long), "attention_mask": torch.ones(8, 2)}))
     m.step_end(1)
     s = m.summary(warmup_steps=0)
-    assert s.world_size == 4 and s.samples_per_s == pytest.approx(4 * 8 / 2.0)
+    assert s.world_size == 4 and s.samples_per_s == pytest.approx(8 / 2.0)
 
 
 def test_cuda_micro_batches_are_timed_with_events_and_synchronized_only_at_step_boundaries():

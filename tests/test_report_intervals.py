@@ -137,11 +137,11 @@ def test_dev_scores_pair_by_fname_and_old_files_give_none(tmp_path):
 
 
 def test_eval_curve_sums_samples_and_step_time_and_folds_average_per_step():
-    rows = [{"step": 1, "samples": 8, "step_time_s": 0.5}, {"step": 2, "samples": 8, "step_time_s": 0.5,
-                                                            "eval_loss": 2.0},
-            {"step": 3, "samples": 8, "step_time_s": 1.0}, {"step": 4, "samples": 4, "step_time_s": 1.0,
-                                                            "eval_loss": 1.5}]
-    curve = eval_curve(rows, world_size=2)
+    rows = [{"step": 1, "samples": 16, "step_time_s": 0.5}, {"step": 2, "samples": 16, "step_time_s": 0.5,
+                                                             "eval_loss": 2.0},
+            {"step": 3, "samples": 16, "step_time_s": 1.0}, {"step": 4, "samples": 8, "step_time_s": 1.0,
+                                                             "eval_loss": 1.5}]
+    curve = eval_curve(rows)  # a row's samples are every rank's
     assert curve == [(2, 32, 1.0, 2.0), (4, 56, 3.0, 1.5)]
     other = [p._replace(seconds=p.seconds + 1.0, loss=p.loss - 0.5) for p in curve[:1]]
     assert mean_curve([curve, other]) == [(2, 32, 1.5, 1.75), (4, 56, 3.0, 1.5)]

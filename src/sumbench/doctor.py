@@ -28,8 +28,9 @@ class Check:
 
 
 def first_step(spec: ModelSpec, model_factory, tokenizer, pairs: Sequence[tuple[str, str]], batch_size: int,
-               grad_accum: int) -> tuple[float, float]:
-    """(loss, pre-clip grad norm) of the first optimizer step on ``pairs``, dropout off."""
+               grad_accum: int, deepspeed=None) -> tuple[float, float]:
+    """(loss, pre-clip grad norm) of the first optimizer step on ``pairs``, dropout off (under ``deepspeed``, a
+    DeepSpeedSetting, when given)."""
     import torch
 
     from sumbench.training.features import Featurizer
@@ -45,7 +46,7 @@ def first_step(spec: ModelSpec, model_factory, tokenizer, pairs: Sequence[tuple[
     m = TrainMeasurement()
     with tempfile.TemporaryDirectory() as tmp:
         make_trainer(model, tokenizer, spec, features, batch_size=batch_size, grad_accum=grad_accum, max_steps=1,
-                     out=Path(tmp), measurement=m).train()
+                     out=Path(tmp), measurement=m, deepspeed=deepspeed).train()
     return m.rows[0].loss, m.rows[0].grad_norm
 
 
@@ -181,9 +182,13 @@ def check_generation(spec: ModelSpec, tokenizer) -> Check:
                                        f"({longest} token{'s' if longest > 1 else ''} at most here)")
 
 
-def run_doctor(spec: ModelSpec, data_csv: str | None = None) -> list[Check]:
+def run_doctor(spec: ModelSpec, data_csv: str | None = None,
+               splits: Sequence[tuple[int, int]] = ((8, 1),)) -> list[Check]:
     """All checks for one model, on ``data_csv`` (default: a synthetic corpus). A model that cannot run on this
-    device gets the device check only: nothing else can load."""
+    device gets the device check only: nothing else can load. ``splits``: the (batch size, grad accumulation) pairs
+    a DeepSpeed setting's batch sizes must agree with."""
+    from sumbench.training.deepspeed_profile import doctor_checks
+
     from sumbench.data.corpus import load_csv
     from sumbench.data.synth import synthesize
     from sumbench.training.device import cuda_state
@@ -215,6 +220,7 @@ def run_doctor(spec: ModelSpec, data_csv: str | None = None) -> list[Check]:
         check_truncation(spec, tokenizer, pairs),
         check_generation(spec, tokenizer),
         check_dtype(spec, cuda_available=cuda, bf16_supported=bf16),
+        *doctor_checks(spec, model_factory, tokenizer, pairs, list(splits)),
     ]
 
 

@@ -63,7 +63,9 @@ class Measured:
     target_tokens_per_s: float | None = None
     loss_tokens_per_s: float | None = None  # tokens the loss is taken on (the summary)
     padded_tokens_per_s: float | None = None
-    world_size: int = 1
+    world_size: int = 1  # processes training data-parallel; memory figures are one rank's
+    deepspeed: str = "off"  # the DeepSpeed setting (sumbench.config.deepspeed): off, zero2, zero2+optimizer, a file
+    deepspeed_ops_s: dict[str, float] = field(default_factory=dict)  # ops loaded (compiled if needed) before the window
     mfu: float | None = None  # model FLOPs utilisation (GPU with a known peak only)
     flops_formula: str | None = None
     device_peak_flops: float | None = None
@@ -202,7 +204,25 @@ class SplitProfile(Measured):
 
     @property
     def label(self) -> str:
-        return split_label(self.batch_size, self.grad_accum)
+        """``bs8_ga2``, and the DeepSpeed setting after a + when there is one (``bs8_ga2+zero2+optimizer``)."""
+        base = split_label(self.batch_size, self.grad_accum)
+        return base if self.deepspeed == "off" else f"{base}+{Path(self.deepspeed).stem}"
+
+
+@dataclass(kw_only=True)
+class DeepSpeedCheck:
+    """DeepSpeed equivalence: the first optimizer step under a setting and without DeepSpeed, same examples, dropout
+    off; pass = loss and pre-clip gradient norm agree within ``tolerance`` (relative). A fail is a finding."""
+
+    setting: str
+    status: str  # pass | fail | error
+    batch_size: int | None = None
+    loss: float | None = None
+    grad_norm: float | None = None
+    reference_loss: float | None = None  # without DeepSpeed
+    reference_grad_norm: float | None = None
+    tolerance: float | None = None
+    detail: str = ""
 
 
 @dataclass(kw_only=True)
@@ -245,6 +265,7 @@ class ModelProfile:
     timed_samples: int | None = None  # ... or samples (then steps = ceil(samples / effective batch))
     splits: list[SplitProfile] = field(default_factory=list)
     ga_check: GaCheck | None = None
+    deepspeed_checks: list[DeepSpeedCheck] = field(default_factory=list)  # one per DeepSpeed setting profiled
     drift: float | None = None  # s/step of the first split measured again at the end / first measurement - 1
     drift_split: str | None = None
     costs: Costs = field(default_factory=Costs)
@@ -381,6 +402,7 @@ class QualityJobRecord:
 FIELDS = {f.name for f in dataclasses.fields(CellRecord)}
 T = TypeVar("T")
 NESTED = {(ModelProfile, "splits"): SplitProfile, (ModelProfile, "ga_check"): GaCheck, (ModelProfile, "costs"): Costs,
+          (ModelProfile, "deepspeed_checks"): DeepSpeedCheck,
           (PlanRecord, "models"): ModelPlan, (PlanRecord, "cells"): PlannedCell,
           (PlanRecord, "jobs"): PlannedJob, (PlanRecord, "wall_times"): WallTime}
 

@@ -127,7 +127,7 @@ def quality_records(grid):
 
 
 def launcher(w):
-    """The program a train job starts: `sumbench`, `accelerate launch` for >1 GPU, inside the image when runtime: docker."""
+    """The program a train job starts: `sumbench`, `torchrun` for several processes (GPUs or resources.cpu_processes), inside the image when runtime: docker."""
     return job_launcher(SPECS[w.model], RUNTIME, models_dir=config.get("models_dir"))
 
 

@@ -1,4 +1,4 @@
-"""``python -m sumbench.cli``: what ``accelerate launch --module sumbench.cli`` starts on each rank."""
+"""``python -m sumbench.cli``: what ``torchrun --module sumbench.cli`` starts on each rank."""
 
 import sys
 

@@ -40,7 +40,7 @@ def cell_from_args(args: argparse.Namespace):
                 threads=args.threads, repeats=args.repeats,
                 models_dir=Path(args.models_dir) if args.models_dir else None,
                 train_csv=Path(args.train_csv) if args.train_csv else None, seed=seed, augment_settings=settings,
-                progress_every=args.progress_every)
+                progress_every=args.progress_every, deepspeed=args.deepspeed)
 
 
 def _data_seed_and_settings(args: argparse.Namespace):
@@ -74,7 +74,7 @@ def _doctor(args: argparse.Namespace) -> int:
     from sumbench.doctor import render, run_doctor
 
     spec = load_model(args.model, overrides=args.overrides)
-    checks = run_doctor(spec, args.data)
+    checks = run_doctor(spec, args.data, splits=[(b, g) for b in args.batch_sizes for g in args.grad_accums])
     print(render(checks, args.model))
     return 1 if any(c.status == "fail" for c in checks) else 0
 
@@ -118,6 +118,10 @@ def add_parsers(sub) -> None:
     p.add_argument("--progress-every", type=int, default=None, metavar="N",
                    help="a progress line (step, loss, grad norm, samples/s, ETA) every N optimizer steps "
                         "(default: every ~36 s of training)")
+    p.add_argument("--deepspeed", default="off", metavar="SETTING",
+                   help="train through DeepSpeed: zero1/zero2/zero3, optionally +optimizer and/or +params (offload "
+                        "to the CPU), or the path of a DeepSpeed JSON/YAML (\"auto\" values filled by the Trainer); "
+                        "default: off")
     p.set_defaults(func=_train)
 
     w = sub.add_parser("warmstart", help="pre-train a tiny twin on a corpus once (cached), so the grid fine-tunes a model that already summarizes")
@@ -149,4 +153,8 @@ def add_parsers(sub) -> None:
     d.add_argument("--data", default=None, help="CSV to check against (default: a synthetic corpus)")
     d.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a model-YAML key, e.g. --set training.loss_normalization=model")
+    d.add_argument("--batch-sizes", type=int, nargs="+", default=[8], metavar="B",
+                   help="micro-batch sizes a DeepSpeed setting's batch sizes must agree with (default: 8)")
+    d.add_argument("--grad-accums", type=int, nargs="+", default=[1], metavar="G",
+                   help="grad accumulations a DeepSpeed setting's batch sizes must agree with (default: 1)")
     d.set_defaults(func=_doctor)

@@ -102,7 +102,7 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _lease(args: argparse.Namespace) -> int:
-    """Run a command on leased GPUs: the lease is held by this process while the command (e.g. ``accelerate launch``,
+    """Run a command on leased GPUs: the lease is held by this process while the command (e.g. ``torchrun``,
     whose ranks must not lease GPUs of their own) runs; the command sees only them and trusts the lease."""
     import os
     import subprocess
@@ -111,7 +111,7 @@ def _lease(args: argparse.Namespace) -> int:
 
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
-        raise SumbenchError("sumbench lease: give the command after `--`, e.g. -- accelerate launch ...")
+        raise SumbenchError("sumbench lease: give the command after `--`, e.g. -- torchrun ...")
     lease = DeviceLease.acquire(args.gpus)
     env = dict(os.environ)
     if lease.gpus:
@@ -177,7 +177,7 @@ def add_parsers(sub) -> None:
 
     le = sub.add_parser("lease", help="run a command on N leased GPUs (multi-GPU jobs: no two jobs share a GPU)")
     le.add_argument("--gpus", type=int, required=True)
-    le.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND... e.g. -- accelerate launch ...")
+    le.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND... e.g. -- torchrun ...")
     le.set_defaults(func=_lease)
 
     st = sub.add_parser("status", help="done / running / pending jobs of both phases and the predicted time left")

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from sumbench.config.deepspeed import NO_DEEPSPEED, DeepSpeedSetting, check_for_model, parse_axis
 from sumbench.config.schema import MODEL_SCHEMA, REPO_ROOT, validate_with_schema
 from sumbench.errors import ConfigError
 from sumbench.overrides import apply_overrides
@@ -111,7 +112,8 @@ class GenerationSpec:
 
 @dataclass(frozen=True)
 class ResourceSpec:
-    gpus: int = 1  # > 0: loading refuses to fall back to the CPU where CUDA is unavailable
+    gpus: int = 1  # > 0: loading refuses to fall back to the CPU where CUDA is unavailable; > 1: one process per GPU
+    cpu_processes: int = 1  # with gpus 0: data-parallel processes on the CPU (gloo)
     mem_mb: int = 32000
     runtime: int = 240
 
@@ -144,6 +146,8 @@ class ModelSpec:
     chat_template_kwargs: dict[str, Any] = field(default_factory=dict)
     container: str | None = None
     resources: ResourceSpec = field(default_factory=ResourceSpec)
+    deepspeed: tuple[DeepSpeedSetting, ...] = (NO_DEEPSPEED,)  # the DeepSpeed settings the profile times
+
 
     def __post_init__(self) -> None:
         where = f"{self.source_file}"
@@ -162,6 +166,11 @@ class ModelSpec:
             raise ConfigError(f"{where}: key lora.modules_to_save needs finetune: lora")
         if self.prompt_format == "chat" and self.kind != "causal":
             raise ConfigError(f"{where}: key prompt_format: chat is for causal models")
+        if self.resources.cpu_processes > 1 and self.resources.gpus > 0:
+            raise ConfigError(f"{where}: key resources.cpu_processes needs resources.gpus: 0 (with GPUs a job runs "
+                              f"one process per GPU)")
+        for setting in self.deepspeed:
+            check_for_model(setting, self)
         dl = self.dataloader
         if dl.num_workers == 0 and (dl.prefetch_factor is not None or dl.persistent_workers):
             raise ConfigError(f"{where}: key dataloader.prefetch_factor/persistent_workers needs dataloader.num_workers > 0")
@@ -239,6 +248,8 @@ def spec_from_dict(data: dict, source: str) -> ModelSpec:
             if cls is LoraSpec:
                 value = _lora_tuples(value)
             value = cls(**value)
+        if key == "deepspeed":
+            value = parse_axis(value, source)
         kwargs[key] = value
     try:
         return ModelSpec(source_file=source, **kwargs)

@@ -26,6 +26,7 @@ from typing import IO, Any
 from sumbench.config.model import ModelSpec
 from sumbench.containers.images import docker_ref, require_image
 from sumbench.errors import SumbenchError
+from sumbench.training.distributed import launcher
 from sumbench.training.lease import LEASED_ENV, LOCK_DIR_ENV, lock_dir
 
 RUNTIMES = ("host", "docker")
@@ -218,15 +219,15 @@ def _api_error_line(exc: Exception, plan: RunPlan) -> str:
 def job_launcher(spec: ModelSpec, runtime: str, models_dir: str | None = None) -> str:
     """The program that runs a train job, as the train rule's shell prefix (``{params.launch} train ...``).
 
-    ``sumbench`` on the host; for a model that needs more than one GPU, ``accelerate launch`` (one process per GPU)
-    under ``sumbench lease`` (which leases the GPUs for all the ranks); wrapped in ``sumbench images run --model NAME
+    ``sumbench`` on the host; for a model that trains as several processes, ``torchrun`` (one process per GPU, or
+    ``resources.cpu_processes`` on the CPU: :func:`sumbench.training.distributed.launcher`), under ``sumbench lease``
+    when they use GPUs (which leases the GPUs for all the ranks); wrapped in ``sumbench images run --model NAME
     --`` when ``runtime: docker`` (which leases the GPUs on the host and gives the container exactly those).
     """
     if runtime not in RUNTIMES:
         raise SumbenchError(f"configs/config.yaml: key 'runtime' must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
     gpus = spec.resources.gpus
-    program = (f"accelerate launch --multi_gpu --num_processes {gpus} --module sumbench.cli" if gpus > 1
-               else "sumbench")
+    program = launcher(spec)
     if runtime == "host" and gpus > 1:
         return f"sumbench lease --gpus {gpus} -- {program}"
     if runtime == "docker":

@@ -72,14 +72,15 @@ def dev_scores(rows: Iterable[dict], analyzer: str | None, path: str | Path = "p
     return scores or None
 
 
-def eval_curve(rows: Iterable[dict], world_size: int = 1) -> list[EvalPoint]:
-    """The rows that carry an eval loss, with the samples (all ranks) and step seconds summed up to them."""
+def eval_curve(rows: Iterable[dict]) -> list[EvalPoint]:
+    """The rows that carry an eval loss, with the samples and step seconds summed up to them (a row's samples are
+    every rank's already)."""
     points, samples, seconds = [], 0, 0.0
     for row in rows:
         samples += row.get("samples") or 0
         seconds += row.get("step_time_s") or 0.0
         if row.get("eval_loss") is not None:
-            points.append(EvalPoint(row["step"], samples * world_size, seconds, float(row["eval_loss"])))
+            points.append(EvalPoint(row["step"], samples, seconds, float(row["eval_loss"])))
     return points
 
 
@@ -105,7 +106,7 @@ def read_cell_files(metrics_path: str | Path, record: CellRecord) -> CellFiles:
     rows = read_jsonl(log) if log.exists() else []
     return CellFiles(dev_scores=read_dev_scores(metrics_path, record),
                      grad_norms=[(row["step"], row["grad_norm"]) for row in rows if row.get("grad_norm") is not None],
-                     eval_curve=eval_curve(rows, record.world_size))
+                     eval_curve=eval_curve(rows))
 
 
 def setting_scores(records: Iterable[CellRecord], scores: Mapping[CellKey, Mapping[str, float]]

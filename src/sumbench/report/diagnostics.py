@@ -67,7 +67,7 @@ class Finding:
 
 
 KINDS = ("profile failures", "memory saturation", "gradient accumulation", "isolation drift", "pruned splits", "gradient spikes",
-         "padding waste", "truncation")
+         "padding waste", "truncation", "DeepSpeed equivalence")
 
 
 def memory_saturation(speeds: Sequence[SplitSpeed]) -> list[Finding]:
@@ -109,6 +109,8 @@ def profile_findings(profiles: Sequence[ModelProfile]) -> list[Finding]:
                                                             f"{p.costs.error}; the plan predicts without its figures"))
         if p.ga_check is not None and p.ga_check.status != "pass":
             out.append(Finding("gradient accumulation", p.model, f"profile check {ga_check_text(p.ga_check)}"))
+        out += [Finding("DeepSpeed equivalence", p.model, f"{c.setting} {c.status}: {c.detail}")
+                for c in p.deepspeed_checks if c.status != "pass"]
         if drift_flagged(p):
             out.append(Finding("isolation drift", p.model, drift_text(p)))
         out += [Finding("pruned splits", p.model, f"{s.label} {s.status}: {split_message(s) or 'no message'}")

@@ -22,7 +22,7 @@ SPEED_COLUMNS = ("model", "split", "batch_size", "grad_accum", "effective_batch"
                  "memory_kind", "memory_note", "cuda_max_reserved_bytes", "cuda_device_total_bytes", "cuda_alloc_retries",
                  "memory_fraction",
                  "padding_efficiency", "grad_norm_first", "device", "window_start", "window_end", "exclusive",
-                 "lock_wait_s")
+                 "lock_wait_s", "deepspeed", "cpu_peak_rss_bytes", "world_size")
 
 
 @dataclass(frozen=True)
@@ -97,18 +97,34 @@ def speed_table(profile: ModelProfile) -> list[str]:
     out = [f"{len(splits)} split runs in the order they ran" + (f" on {', '.join(devices)}" if devices else "")
            + f": each {profile.warmup_steps} warm-up steps untimed, then {budget}"
            + (f"; tokens/s counts {counted} tokens." if counted else "."), ""]
-    head = ["split", "bs", "ga", "eff. batch", "s/step median (p10–p90)", "samples/s", "tokens/s", "peak MiB",
-            "mem. %"] + (["reserved MiB", "alloc retries"] if gpu else []) + (["MFU"] if mfu else []) + ["status"]
+    axis = any(s.deepspeed != "off" for s in splits)  # DeepSpeed's trade: seconds per step vs device memory
+    head = ["split"] + (["DeepSpeed"] if axis else []) + ["bs", "ga", "eff. batch", "s/step median (p10–p90)",
+                                                          "samples/s", "tokens/s", "peak MiB", "mem. %"] \
+        + (["reserved MiB", "alloc retries"] if gpu else []) + (["host MiB"] if axis and gpu else []) \
+        + (["MFU"] if mfu else []) + ["status"]
     out += ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 2) + "---|"]
     for s in splits:
-        row = [s.label + (" (again)" if s.remeasured else ""), str(s.batch_size), str(s.grad_accum),
-               str(s.effective_batch), _s_per_step(s), number(s.samples_per_s, ".2f"), number(s.tokens_per_s, ",.0f"),
-               _mib(s.peak_memory_bytes), number(s.memory_fraction(), ".0%")]
+        row = [s.label + (" (again)" if s.remeasured else "")] + ([s.deepspeed] if axis else []) + [
+            str(s.batch_size), str(s.grad_accum), str(s.effective_batch), _s_per_step(s),
+            number(s.samples_per_s, ".2f"), number(s.tokens_per_s, ",.0f"), _mib(s.peak_memory_bytes),
+            number(s.memory_fraction(), ".0%")]
         row += [_mib(s.cuda_max_reserved_bytes), number(s.cuda_alloc_retries, "d")] if gpu else []
+        row += [_mib(s.cpu_peak_rss_bytes)] if axis and gpu else []
         row += [number(s.mfu, ".1%")] if mfu else []
         out.append("| " + " | ".join(row + [_status(s)]) + " |")
     return out + [""] + loss_path_lines(((s.label + (" (again)" if s.remeasured else ""), s.loss_path,
-                                          s.loss_path_reason) for s in splits), "split")
+                                          s.loss_path_reason) for s in splits), "split") + deepspeed_lines(profile)
+
+
+def deepspeed_lines(profile: ModelProfile) -> list[str]:
+    """Each DeepSpeed setting's equivalence check, and the ops it loaded before its windows."""
+    out = []
+    for c in profile.deepspeed_checks:
+        ops = next((s.deepspeed_ops_s for s in profile.splits if s.deepspeed == c.setting and s.deepspeed_ops_s), None)
+        out.append(f"- DeepSpeed {c.setting}: equivalence **{c.status}** at micro-batch {c.batch_size}: {c.detail}"
+                   + (f"; ops loaded before the timed windows: "
+                      + ", ".join(f"{k} {v:.1f} s" for k, v in ops.items()) if ops else ""))
+    return out + [""] if out else []
 
 
 def speed_csv(profiles: Sequence[ModelProfile]) -> str:

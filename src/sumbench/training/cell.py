@@ -26,6 +26,7 @@ from typing import Any
 from sumbench.config.grid import DATA_SEED
 from sumbench.config.model import ModelSpec, load_model, spec_to_dict
 from sumbench.config.augment import AugmentSettings
+from sumbench.config.deepspeed import DeepSpeedSetting, check_for_model, parse_setting
 from sumbench.data.corpus import Example
 from sumbench.errors import ConfigError, SumbenchError
 from sumbench.io import atomic_write_jsonl
@@ -65,6 +66,7 @@ class Cell:
     eval_every_samples: int | None = None  # eval loss on the held-out part every N training samples (learning curve)
     analyzers: tuple[str, ...] = ("kiwi", "mecab", "whitespace")  # ROUGE tokenizations; the first is the primary
     aggregation: str = "mean"  # over several reference summaries: mean (the competition's rule) or max
+    deepspeed: str = "off"  # a DeepSpeed setting (sumbench.config.deepspeed): off, zero2+optimizer, a file path
 
     def __post_init__(self) -> None:
         for key in ("batch_size", "grad_accum"):
@@ -79,6 +81,11 @@ class Cell:
         from sumbench.data.augment import parse_augmentation
 
         parse_augmentation(self.augmentation, "--augmentation")  # unknown or badly combined names fail here
+        parse_setting(self.deepspeed, "--deepspeed")  # an unknown stage or a file that does not parse fails here
+
+    @property
+    def deepspeed_setting(self) -> DeepSpeedSetting:
+        return parse_setting(self.deepspeed, "--deepspeed")
 
     @property
     def fold_dir(self) -> Path:
@@ -202,6 +209,7 @@ def run_cell(cell: Cell, lease: DeviceLease | None = None, progress_file: Path |
     started = time.perf_counter()
     spec = load_model(cell.model, overrides=list(cell.overrides),
                       **({"models_dir": cell.models_dir} if cell.models_dir else {}))
+    check_for_model(cell.deepspeed_setting, spec)
     data = load_data(cell)
     lease = lease or DeviceLease.acquire(spec.resources.gpus)
     set_threads(cell.threads)
@@ -301,7 +309,8 @@ def train(cell: Cell, spec: ModelSpec, loaded: Loaded, features: Features, lease
         measurement = new_measurement()
         trainer = make_trainer(model, loaded.tokenizer, spec, features.train, batch_size=cell.batch_size,
                                grad_accum=cell.grad_accum, max_steps=cell.max_steps, out=cell.out,
-                               measurement=measurement, eval_features=features.eval)
+                               measurement=measurement, eval_features=features.eval,
+                               deepspeed=cell.deepspeed_setting)
         label = f"{cell.model} bs{cell.batch_size}/ga{cell.grad_accum} fold {cell.fold}"
         trainer.add_callback(make_progress_callback(Progress(measurement, label=label, every_steps=cell.progress_every,
                                                              progress_file=progress_file)))
@@ -388,7 +397,7 @@ def build_record(cell: Cell, spec: ModelSpec, data: CellData, *, loaded: Loaded 
 
 # ----------------------------------------------------------------------------------- writing, rank 0 only
 def is_main_process() -> bool:
-    """Rank 0 under `accelerate launch` (multi-GPU jobs), always True in a single process."""
+    """Rank 0 of a job trained by several processes (torchrun), always True in a single process."""
     return int(os.environ.get("RANK", "0")) == 0
 
 

@@ -7,7 +7,8 @@ Two jobs timed on one device at once would each measure the other's load. So, wh
   ``CUDA_VISIBLE_DEVICES`` names only the leased GPUs before CUDA starts. A second job waits for a free GPU.
   Every timed window of the job is then exclusive by construction.
 - On a CPU (a host without GPUs, or a model with ``resources.gpus: 0``) the host is the device: each timed
-  window (one profiled split, one quality training) holds the host's CPU lock; work that is not timed
+  window (one profiled split, one quality training) holds the host's CPU lock (rank 0 holds it for a job's
+  processes); work that is not timed
   (loading, tokenization, generation, scoring) runs in parallel with other jobs.
 
 A window is recorded with its start and end (seconds since the epoch), the device, whether it was exclusive
@@ -166,7 +167,9 @@ class DeviceLease:
         """A timed window: exclusive on this job's GPUs, or under the host's CPU lock."""
         clock = WindowClock()
         asked = time.time()
-        fh = None if self.gpus else _flock(self.locks / "cpu.lock", blocking=True)
+        # ranks of one job train in lockstep: rank 0 holds the host's lock for all of them
+        lead = int(os.environ.get("RANK", "0")) == 0
+        fh = None if self.gpus or not lead else _flock(self.locks / "cpu.lock", blocking=True)
         start = time.time()
         try:
             yield clock

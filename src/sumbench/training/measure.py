@@ -10,8 +10,9 @@ How a step is timed, so that every model's numbers mean the same:
   boundaries only; on CUDA it first waits for queued work (``torch.cuda.synchronize()``). Micro-batches are
   timed with CUDA events on a GPU (resolved at the step's end), never with a host synchronization each.
   The first ``warmup_steps`` are dropped from the statistics.
-- samples/s = the samples of the timed steps / their seconds (a partial last step counts its actual samples),
-  x the world size under multi-GPU data parallelism (every rank trains its own micro-batches).
+- samples/s = the samples of the timed steps / their seconds (a partial last step counts its actual samples);
+  with several processes a step's rows hold every rank's samples and tokens (summed by
+  :func:`sumbench.training.distributed.sum_over_ranks` before the summary).
 - token counts come from the collator, on the CPU, before the batch moves to the device: nothing in a timed step
   reads device data back to the host (the Trainer reads the loss and gradient norm once per step, after it).
 - tokens/s counts real (non-pad) tokens of the same steps: seq2seq source + target (encoder input and
@@ -127,7 +128,7 @@ def batch_tokens(batch: dict) -> BatchTokens:
 
 
 def world_size() -> int:
-    """Processes training together under ``accelerate launch`` / torchrun (1 in a single process)."""
+    """Processes training together under torchrun (1 in a single process)."""
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
@@ -203,12 +204,12 @@ class StepSummary:
     s_per_step_p10: float
     s_per_step_p90: float
     micro_step_s_median: float | None
-    samples_per_s: float  # samples of the timed steps / their seconds, x world size
-    tokens_per_s: float | None  # real (non-pad) tokens of the timed steps / their seconds, x world size
+    samples_per_s: float  # samples of the timed steps (every rank's) / their seconds
+    tokens_per_s: float | None  # real (non-pad) tokens of the timed steps (every rank's) / their seconds
     tokens_counted: str  # which tokens tokens_per_s counts
     source_tokens_per_s: float | None  # seq2seq encoder input; causal: = tokens_per_s
     target_tokens_per_s: float | None  # seq2seq decoder labels; causal: 0
-    loss_tokens_per_s: float | None  # label tokens (the summary), x world size
+    loss_tokens_per_s: float | None  # label tokens (the summary), every rank's
     padded_tokens_per_s: float | None
     world_size: int
     padding_efficiency: float | None  # real / padded tokens over every step, source and target together
@@ -303,7 +304,7 @@ class TrainMeasurement:
         ranks = world_size()
 
         def rate(values) -> float | None:
-            return ranks * sum(values) / seconds if seconds > 0 else None
+            return sum(values) / seconds if seconds > 0 else None
 
         tgt_real = sum(r.target_tokens for r in self.rows)
         tgt_padded = sum(r.target_padded_tokens for r in self.rows)

@@ -13,7 +13,9 @@ between its two measurements says whether the splits before it left anything beh
 Splits run micro-batch first: when micro-batch B runs out of memory, every larger micro-batch, at every grad
 accumulation, is skipped (recorded with the reason) and never tried. Then the gradient-accumulation
 equivalence check (``sumbench doctor``'s) runs once, and the costs of loading, evaluating, generating and
-scoring are measured on a few examples: the planner predicts the quality phase from them.
+scoring are measured on a few examples: the planner predicts the quality phase from them. Last, the DeepSpeed
+settings the model YAML lists: every split again under each, and each proved equivalent to no DeepSpeed
+(:mod:`sumbench.training.deepspeed_profile`).
 
 Whatever fails after the inputs were checked is a result, and the record is always written: a split that raises
 is that split's status and cause; a model that does not load gives every split that cause; a failed equivalence
@@ -34,6 +36,8 @@ from sumbench.config.grid import Grid
 from sumbench.config.model import ModelSpec, load_model, spec_to_dict
 from sumbench.errors import SumbenchError
 from sumbench.records import Costs, GaCheck, ModelProfile, SplitProfile
+from sumbench.training.deepspeed_profile import check_settings, profile_settings
+from sumbench.training.distributed import world
 from sumbench.training.lease import DeviceLease
 
 COST_EXAMPLES = 8  # examples the evaluation, generation and scoring costs are measured on
@@ -137,11 +141,16 @@ def run_profile(job: ProfileJob) -> ModelProfile:
         log(f"costs pass failed: {costs.error}")
     del model
     _free()
-    return _write(job, spec, splits, ga_check, drift, drift_split, costs, total_params)
+    splits += profile_settings(spec, tokenizer, features, lease, budget, job.grid.splits(), log,
+                               lambda fresh, bs, ga, setting: _profile_split(spec, fresh, tokenizer, features, {}, lease,
+                                                                             budget, bs, ga, deepspeed=setting))
+    deepspeed_checks = check_settings(spec, tokenizer, [(e.dialogue, e.summary) for e in train[:GA_CHECK_EXAMPLES]],
+                                      splits)
+    return _write(job, spec, splits, ga_check, drift, drift_split, costs, total_params, deepspeed_checks)
 
 
 def _write(job: ProfileJob, spec: ModelSpec, splits: list[SplitProfile], ga_check: GaCheck, drift: float | None,
-           drift_split: str | None, costs: Costs, total_params: int | None) -> ModelProfile:
+           drift_split: str | None, costs: Costs, total_params: int | None, deepspeed_checks=()) -> ModelProfile:
     """The model's profile record, written atomically whatever failed on the way."""
     from sumbench.environment import capture
     from sumbench.training.measure import process_age_s
@@ -150,10 +159,12 @@ def _write(job: ProfileJob, spec: ModelSpec, splits: list[SplitProfile], ga_chec
     settings = {"model": spec_to_dict(spec), "profile": dataclasses.asdict(budget), "grid": job.grid.name}
     record = ModelProfile(model=job.model, kind=spec.kind, finetune=spec.finetune, warmup_steps=budget.warmup_steps,
                           timed_steps=None if budget.timed_samples else budget.timed_steps,
-                          timed_samples=budget.timed_samples, splits=splits, ga_check=ga_check, drift=drift,
+                          timed_samples=budget.timed_samples, splits=splits, ga_check=ga_check,
+                          deepspeed_checks=list(deepspeed_checks), drift=drift,
                           drift_split=drift_split, costs=costs, total_params=total_params, wall_s=process_age_s(),
                           settings=settings, environment=capture(settings, spec.training.seed))
-    record.write(job.out)
+    if world().main:  # one record however many processes trained
+        record.write(job.out)
     return record
 
 
@@ -182,7 +193,7 @@ def _free() -> None:
 
 
 def _profile_split(spec, model, tokenizer, features, snapshot, lease: DeviceLease, budget, bs: int, ga: int,
-                   remeasured: bool = False) -> SplitProfile:
+                   remeasured: bool = False, deepspeed=None) -> SplitProfile:
     """One split's short timed run; an out-of-memory or other failure is the split's status, not a crash."""
     from sumbench.training.cell import Failure
     from sumbench.training.faults import injected_fault
@@ -196,7 +207,7 @@ def _profile_split(spec, model, tokenizer, features, snapshot, lease: DeviceLeas
         with tempfile.TemporaryDirectory(prefix="sumbench-profile-") as tmp:
             started = time.perf_counter()
             trainer = make_trainer(model, tokenizer, spec, features, batch_size=bs, grad_accum=ga, max_steps=steps,
-                                   out=Path(tmp), measurement=measurement)
+                                   out=Path(tmp), measurement=measurement, deepspeed=deepspeed)
             fault = None if remeasured else injected_fault(spec.name, bs, ga)
             if fault is not None:
                 trainer.add_callback(fault)
@@ -209,7 +220,7 @@ def _profile_split(spec, model, tokenizer, features, snapshot, lease: DeviceLeas
     except Exception as exc:  # noqa: BLE001 - a split that fails is a result; the other splits go on
         failure = Failure.of(exc, "train")
         return SplitProfile(batch_size=bs, grad_accum=ga, status=failure.status, message=failure.message,
-                            remeasured=remeasured)
+                            remeasured=remeasured, deepspeed=deepspeed.name if deepspeed else "off")
     finally:
         del trainer
         _free()

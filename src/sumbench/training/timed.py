@@ -13,6 +13,7 @@ from typing import Any
 
 from sumbench.training.flops import (FLOPS_FORMULA, FlopParameters, device_peak_flops, model_flops_per_s,
                                      model_flops_utilization)
+from sumbench.training.distributed import sum_over_ranks
 from sumbench.training.lease import DeviceLease, Window
 from sumbench.training.measure import StepRow, StepSummary, TrainMeasurement
 from sumbench.training.memory import paged_state_note
@@ -41,6 +42,8 @@ class TimedRun:
     memory_note: str | None  # what the peak leaves out (sumbench.training.memory.paged_state_note)
     loss_path: str | None  # summary | full: the Trainer's LossPath (None: a Trainer not made by make_trainer)
     loss_path_reason: str | None
+    deepspeed: str = "off"
+    deepspeed_ops_s: dict[str, float] | None = None  # DeepSpeed ops loaded before the window, seconds each
 
 
 def new_measurement() -> TrainMeasurement:
@@ -61,7 +64,9 @@ def timed_training(trainer, measurement: TrainMeasurement, lease: DeviceLease, w
         started = time.perf_counter()
         trainer.train()
         wall = time.perf_counter() - started
+    measurement.rows = sum_over_ranks(measurement.rows)  # throughput counts every rank's samples and tokens
     summary = measurement.summary(warmup_steps)
+    setup = getattr(trainer, "setup", None)  # sumbench.training.distributed.TrainerSetup
     peak = device_peak_flops(hardware.device_name, hardware.compute_dtype)
     source = summary.source_tokens_per_s or 0.0
     target = summary.target_tokens_per_s or 0.0
@@ -78,7 +83,8 @@ def timed_training(trainer, measurement: TrainMeasurement, lease: DeviceLease, w
                     flops_formula=FLOPS_FORMULA[hardware.finetune], compute_dtype=hardware.compute_dtype,
                     memory_note=paged_state_note(str(optim), summary.memory.memory_kind),
                     loss_path=loss_path.logits if loss_path else None,
-                    loss_path_reason=loss_path.reason if loss_path else None)
+                    loss_path_reason=loss_path.reason if loss_path else None,
+                    deepspeed=setup.deepspeed if setup else "off", deepspeed_ops_s=dict(setup.ops_s) if setup else {})
 
 
 def measured_fields(run: TimedRun) -> dict[str, Any]:
@@ -90,6 +96,7 @@ def measured_fields(run: TimedRun) -> dict[str, Any]:
         samples_per_s=s.samples_per_s, tokens_per_s=s.tokens_per_s, tokens_counted=s.tokens_counted,
         source_tokens_per_s=s.source_tokens_per_s, target_tokens_per_s=s.target_tokens_per_s,
         loss_tokens_per_s=s.loss_tokens_per_s, padded_tokens_per_s=s.padded_tokens_per_s, world_size=s.world_size,
+        deepspeed=run.deepspeed, deepspeed_ops_s=run.deepspeed_ops_s or {},
         mfu=run.mfu, flops_formula=run.flops_formula, device_peak_flops=run.peak_flops,
         compute_dtype=run.compute_dtype, memory_note=run.memory_note,
         loss_path=run.loss_path, loss_path_reason=run.loss_path_reason,

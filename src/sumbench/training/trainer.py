@@ -253,18 +253,22 @@ def set_threads(threads: int | None) -> None:
 
 def make_trainer(model, tokenizer, spec: ModelSpec, train_features: list[dict], *, batch_size: int,
                  grad_accum: int, max_steps: int | None, out: Path, measurement=None, learning_rate=None,
-                 eval_features: list[dict] | None = None):
-    """A Trainer wired with sumbench's loss, dynamic padding and (optionally) the measurement callback."""
+                 eval_features: list[dict] | None = None, deepspeed=None):
+    """A Trainer wired with sumbench's loss, dynamic padding and (optionally) the measurement callback; with
+    several processes on their process group, under ``deepspeed`` (a DeepSpeedSetting) through DeepSpeed."""
     import torch
     from transformers import EarlyStoppingCallback, Seq2SeqTrainer, Seq2SeqTrainingArguments, Trainer, TrainingArguments
     from transformers.trainer_callback import PrinterCallback
 
     from sumbench.training.batching import EffectiveBatchLengthSampler, PadCollator, feature_length
+    from sumbench.training.distributed import trainer_setup, world
     from sumbench.training.measure import make_callback
     from sumbench.training.models import precision_and_memory_args
 
     t, dl = spec.training, spec.dataloader
     unprepared(model)
+    setup = trainer_setup(deepspeed, batch_size=batch_size, grad_accum=grad_accum)
+    extra = dict(setup.args)
     args_cls = Seq2SeqTrainingArguments if spec.kind == "seq2seq" else TrainingArguments
     args = args_cls(
         output_dir=str(out / ".trainer"), per_device_train_batch_size=batch_size,
@@ -279,10 +283,10 @@ def make_trainer(model, tokenizer, spec: ModelSpec, train_features: list[dict], 
         logging_nan_inf_filter=False,
         prediction_loss_only=True,  # evaluation reads eval_loss only; never gather (batch x tokens x vocab) logits
         ddp_find_unused_parameters=ddp_find_unused_parameters(spec),
-        disable_tqdm=True, use_cpu=not torch.cuda.is_available(), remove_unused_columns=False,
+        disable_tqdm=True, use_cpu=extra.pop("use_cpu", not torch.cuda.is_available()), remove_unused_columns=False,
         dataloader_num_workers=dl.num_workers, dataloader_pin_memory=dl.pin_memory and torch.cuda.is_available(),
         dataloader_prefetch_factor=dl.prefetch_factor, dataloader_persistent_workers=dl.persistent_workers,
-        **precision_and_memory_args(spec),
+        **precision_and_memory_args(spec), **extra,
     )
     collator = PadCollator(tokenizer, model if spec.kind == "seq2seq" else None, causal=spec.kind == "causal",
                            pad_to=(spec.lengths.source, spec.lengths.target) if dl.pad_to_max_length else None)
@@ -297,13 +301,14 @@ def make_trainer(model, tokenizer, spec: ModelSpec, train_features: list[dict], 
     trainer = trainer_cls(model=model, args=args, train_dataset=train_features, eval_dataset=eval_features,
                           data_collator=collator, processing_class=tokenizer, compute_loss_func=loss_func)
     trainer.head_site, trainer.loss_path = site, loss_path
+    trainer.setup = setup
     trainer.remove_callback(PrinterCallback)  # per-step logs go to train_log.jsonl, not stdout
     if t.early_stopping_patience and eval_features:
         trainer.add_callback(EarlyStoppingCallback(t.early_stopping_patience, t.early_stopping_threshold))
     trainer.measurement = measurement
     if dl.group_by_length:
         trainer.sampler = EffectiveBatchLengthSampler([feature_length(f, spec.kind == "causal") for f in train_features],
-                                                      batch_size * grad_accum, seed=t.seed)
+                                                      batch_size * grad_accum * world().size, seed=t.seed)
     if measurement is not None:
         trainer.add_callback(make_callback(measurement))
     return trainer
@@ -326,6 +331,7 @@ def _measured(base):
         sampler = None  # an EffectiveBatchLengthSampler when length grouping is on
         head_site = None  # a HeadSite: the summary-only loss (the forward returns hidden states)
         loss_path = None  # a LossPath
+        setup = None  # the TrainerSetup: process group and DeepSpeed
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             inputs.pop(TOKEN_COUNTS, None)  # the collator's CPU counts and positions never reach the forward
