@@ -158,19 +158,7 @@ def test_an_oom_in_the_profile_prunes_larger_micro_batches_from_both_phases(repo
     assert "effective batch 16 dropped" in summary and "CUDA out of memory (injected" in summary
 
 
-THREE_MODEL_GRID = """
-grids:
-  small:
-    models: [tiny-bart, tiny-llama, tiny-qwen3]
-    batch_sizes: [4, 8]
-    grad_accum: [1, 2]
-    k_folds: 1
-    max_steps: 3
-    max_eval_samples: 4
-    timing_warmup_steps: 1
-    profile: {warmup_steps: 1, timed_steps: 2}
-    data: {synth: {n: 40, dev_n: 8, seed: 0}}
-"""
+THREE_MODEL_GRID = SMALL_GRID.replace("models: [tiny-bart]", "models: [tiny-bart, tiny-llama, tiny-qwen3]")
 
 
 @pytest.mark.slow
