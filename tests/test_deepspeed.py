@@ -169,12 +169,17 @@ def lone_world(monkeypatch):
 
     from sumbench.training.distributed import free_port
 
+    from accelerate.state import AcceleratorState
+
     for key, value in dict(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()), RANK="0", WORLD_SIZE="1",
                            LOCAL_RANK="0", DS_ACCELERATOR="cpu").items():
         monkeypatch.setenv(key, value)
+    # accelerate marks the process as DeepSpeed's (and never unmarks it): undone after the test with the rest
+    monkeypatch.setenv("ACCELERATE_USE_DEEPSPEED", "false")
     yield
     if dist.is_initialized():
         dist.destroy_process_group()
+    AcceleratorState._reset_state(reset_partial_state=True)  # no DeepSpeed or gloo state for later tests
 
 
 def test_doctor_checks_each_setting_against_the_splits_and_plain_training(tmp_path, capsys, lone_world):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from sumbench.config.grid import Grid
-from sumbench.records import PlannedCell, PlanRecord, read_quality_job, read_record
+from sumbench.records import PlannedCell, PlannedJob, PlanRecord, read_quality_job, read_record
 
 
 def sumbench(*args: str) -> None:
@@ -40,7 +40,8 @@ def test_each_cells_model_is_released_before_the_next_cell_loads(workspace, tmp_
                 max_steps=2, max_eval_samples=2, timing_warmup_steps=1, rouge={"analyzers": ["whitespace"]})
     cells = [PlannedCell(model="tiny-llama", augmentation="none", max_train_samples=None, batch_size=4, grad_accum=1,
                          fold=fold, steps=2, samples=8, predicted_s=None, split_reason="test") for fold in (0, 1)]
-    plan = PlanRecord(grid="release", stage="after-profile", k_folds=2, folds=[0, 1], cells=cells)
+    job = PlannedJob(model="tiny-llama", index=0, cells=[0, 1], gpus=0, predicted_s=None, runtime_min=1)
+    plan = PlanRecord(grid="release", stage="after-profile", k_folds=2, folds=[0, 1], cells=cells, jobs=[job])
     loaded, alive_at_load = [], []
     real = models.load_for_training
 

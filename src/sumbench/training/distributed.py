@@ -96,7 +96,9 @@ def trainer_setup(setting=None, *, batch_size: int = 1, grad_accum: int = 1) -> 
     args: dict[str, Any] = {}
     ops: dict[str, float] = {}
     config = trainer_config(setting, batch_size=batch_size, grad_accum=grad_accum, world_size=w.size)
-    if config is not None:
+    if config is None:
+        _no_deepspeed_left()
+    else:
         lone_process_env()
         ops = prepare_ops(setting, cuda)  # before the group: DeepSpeed picks its all-reduce when it starts
         args.update(deepspeed=config, use_cpu=False)  # DS_ACCELERATOR=cpu puts DeepSpeed on the CPU
@@ -104,6 +106,17 @@ def trainer_setup(setting=None, *, batch_size: int = 1, grad_accum: int = 1) -> 
         _gloo_state(deepspeed=config is not None)
         args["accelerator_config"] = {"use_configured_state": True}
     return TrainerSetup(args=args, deepspeed=setting.name, ops_s=ops)
+
+
+def _no_deepspeed_left() -> None:
+    """Once a Trainer ran under DeepSpeed, accelerate marks the process as DeepSpeed's (``ACCELERATE_USE_DEEPSPEED``
+    in its environment) and never unmarks it: every later plain Trainer in the process, and every process it starts,
+    would then initialize DeepSpeed too. A plain Trainer clears the mark and transformers' DeepSpeed config."""
+    if os.environ.pop("ACCELERATE_USE_DEEPSPEED", None) is None:
+        return
+    from transformers.integrations.deepspeed import unset_hf_deepspeed_config
+
+    unset_hf_deepspeed_config()
 
 
 def _gloo_state(deepspeed: bool) -> None:
