@@ -75,5 +75,5 @@ def test_in_the_workflow_progress_reaches_the_quality_log_and_snakemake_names_th
         assert len(progress) >= len(cells) and all(m["label"].startswith(model) for m in progress)
         assert {m["step"] for m in progress if m["step"] == m["total"]} == {"8"}  # each training's last step
         # Snakemake's own output: the job that trains them, with its wildcards, as it starts
-        assert re.search(rf"rule quality:\n(?:[ \t][^\n]*\n)*?[ \t]+wildcards: grid=quick_test, model={re.escape(model)}\n",
+        assert re.search(rf"rule quality:\n(?:[ \t][^\n]*\n)*?[ \t]+wildcards: grid=quick_test, model={re.escape(model)}, job=0\n",
                          output)
