@@ -125,8 +125,8 @@ def test_a_tiny_cell_is_profiled_and_trained_inside_the_image_from_snakemake(cli
     say(pytestconfig, f"snakemake, runtime=docker (synth, split, warm start and plan on the host; the profile and the "
                       f"quality job in the container): {time.monotonic() - started:.0f} s")
     assert proc.returncode == 0, proc.stderr[-4000:]
-    for phase in ("profile", "quality"):
-        log = (workdir / f"results/docker_test/logs/{phase}/tiny-bart.log").read_text()
+    for phase, log_name in (("profile", "tiny-bart.log"), ("quality", "tiny-bart/job0.log")):
+        log = (workdir / f"results/docker_test/logs/{phase}/{log_name}").read_text()
         assert f"running in {TEST_IMAGE} as {os.getuid()}:{os.getgid()}: sumbench {phase} --grid-json" in log
     # the job's own output, streamed from the container into the rule's log
     assert "sumbench quality: 1/1 ok" in (workdir / "results/docker_test/logs/quality/tiny-bart/job0.log").read_text()
