@@ -10,7 +10,7 @@ from sumbench.config.grid import Grid
 from sumbench.errors import ConfigError
 from sumbench.planning.plan import DataSizes, ModelInputs, make_plan, steps_and_samples
 from sumbench.planning.throughput import Rates, model_rates, read_throughput_file
-from sumbench.records import Costs, GaCheck, ModelProfile, SplitProfile, read_plan, split_label
+from sumbench.records import Costs, DeepSpeedCheck, GaCheck, ModelProfile, SplitProfile, read_plan, split_label
 
 GRID = Grid(name="g", models=("m",), batch_sizes=(4, 8, 16), grad_accum=(1, 2, 4), k_folds=5,
             data={"synth": {"n": 1000}})
@@ -65,6 +65,51 @@ def test_a_failed_equivalence_check_trains_every_split():
     plan = make_plan(GRID, inputs(profile({}, ga="fail")), SIZES, "after-profile")
     assert len({(c.batch_size, c.grad_accum) for c in plan.cells}) == 9
     assert "gradient-accumulation check failed" in plan.cells[0].split_reason and plan.models[0].ga_equivalent is False
+
+
+def with_deepspeed(p: ModelProfile, setting: str, rates: dict[str, float], check: str = "pass",
+                   oom_from: int | None = None) -> ModelProfile:
+    """``p`` with every split also profiled under ``setting`` (``oom_from``: that micro-batch and larger ran out of
+    memory under it too), and its equivalence check."""
+    extra = [SplitProfile(batch_size=b, grad_accum=g, deepspeed=setting,
+                          **({"status": "oom", "message": "out of memory"} if oom_from and b >= oom_from else
+                             {"samples_per_s": rates.get(split_label(b, g), 5.0)})) for b, g in GRID.splits()]
+    return dataclasses.replace(p, splits=p.splits + extra, deepspeed_checks=p.deepspeed_checks + [
+        DeepSpeedCheck(setting=setting, status=check, detail=f"grad norm 1.0 vs 1.{'0' if check == 'pass' else '1'}")])
+
+
+def test_each_effective_batch_trains_under_its_fastest_equivalent_deepspeed_setting_that_fits():
+    # without DeepSpeed micro-batch 16 runs out of memory; with the optimizer offloaded it fits
+    p = with_deepspeed(profile({"bs8_ga1": 30.0, "bs8_ga2": 40.0}, oom="bs16_ga1"), "zero2+optimizer",
+                       {"bs16_ga1": 25.0, "bs8_ga1": 20.0, "bs4_ga2": 35.0, "bs16_ga2": 45.0})
+    plan = make_plan(GRID, inputs(p), SIZES, "after-profile")
+    chosen = {c.batch_size * c.grad_accum: (c.batch_size, c.grad_accum, c.deepspeed) for c in plan.cells}
+    assert chosen == {4: (4, 1, "off"), 8: (4, 2, "zero2+optimizer"), 16: (8, 2, "off"),
+                      32: (16, 2, "zero2+optimizer"), 64: (16, 4, "zero2+optimizer")}
+    assert plan.models[0].dropped_effective_batches == {}  # 32 and 64 fit only with offload, and train with it
+    cell = next(c for c in plan.cells if c.batch_size == 4 and c.grad_accum == 2)
+    assert cell.split_reason.startswith("fastest split of effective batch 8: bs4_ga2+zero2+optimizer at 35 samples/s "
+                                        "(profile; others: bs8_ga1 30, ")
+    assert cell.predicted_s == pytest.approx(800 / 35.0 + 2.0 + 800 * 0.001 + 200 * 0.01 + 250 * (0.1 + 0.01))
+    assert "bs16_ga1+zero2+optimizer" not in plan.models[0].pruned and "bs16_ga1" in plan.models[0].pruned
+
+
+def test_a_deepspeed_setting_whose_equivalence_check_failed_trains_no_cell_and_the_plan_says_why():
+    p = with_deepspeed(profile({}), "zero3", {split_label(b, g): 100.0 for b, g in GRID.splits()}, check="fail")
+    plan = make_plan(GRID, inputs(p), SIZES, "after-profile")
+    assert {c.deepspeed for c in plan.cells} == {"off"}
+    assert any(n.startswith("m: DeepSpeed zero3 trains no quality cell: its equivalence check failed: grad norm")
+               for n in plan.notes)
+
+
+def test_with_a_failed_ga_check_every_split_trains_under_its_own_fastest_setting():
+    p = with_deepspeed(profile({}, ga="fail"), "zero2", {"bs4_ga1": 50.0})
+    plan = make_plan(GRID, inputs(p), SIZES, "after-profile")
+    settings = {(c.batch_size, c.grad_accum): c.deepspeed for c in plan.cells}
+    assert len(settings) == 9 and settings[(4, 1)] == "zero2" and settings[(8, 1)] == "off"
+    cell = next(c for c in plan.cells if (c.batch_size, c.grad_accum) == (4, 1))
+    assert cell.split_reason.startswith("every split of effective batch 4 trains: m's gradient-accumulation check "
+                                        "failed (x1.98 at ga=2); fastest setting of bs4_ga1: bs4_ga1+zero2 at 50")
 
 
 def test_steps_follow_the_trainer_count_for_epochs_and_max_steps():

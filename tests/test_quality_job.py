@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import subprocess
 import sys
 import weakref
@@ -64,3 +65,28 @@ def test_each_cells_model_is_released_before_the_next_cell_loads(workspace, tmp_
     assert [read_record(c).status for c in record.cells] == ["ok", "ok"]  # both cells trained, then were scored
     assert read_quality_job(tmp_path / "quality.json").cells == record.cells
     assert alive_at_load == [[], [False]]  # cell 0's model was dead when cell 1 loaded
+
+
+def test_a_cell_planned_under_deepspeed_trains_under_it_and_the_next_plain_cell_trains_without(workspace, tmp_path):
+    """The plan's DeepSpeed setting reaches the cell: a ZeRO-3 cell, then a plain one in the same job process (where
+    accelerate and transformers keep DeepSpeed's marks of the first Trainer unless cleared)."""
+    grid = Grid(name="ds", models=("tiny-llama",), batch_sizes=(4,), grad_accum=(1,), k_folds=2,
+                data={"synth": {"n": 40}}, max_steps=2, max_eval_samples=2, timing_warmup_steps=1,
+                rouge={"analyzers": ["whitespace"]})
+    cells = [PlannedCell(model="tiny-llama", augmentation="none", max_train_samples=None, batch_size=4, grad_accum=1,
+                         fold=fold, steps=2, samples=8, predicted_s=None, split_reason=f"test {setting}",
+                         deepspeed=setting) for fold, setting in ((0, "zero3"), (1, "off"))]
+    plan = PlanRecord(grid="ds", stage="after-profile", k_folds=2, folds=[0, 1], cells=cells,
+                      jobs=[PlannedJob(model="tiny-llama", index=0, cells=[0, 1], gpus=0, predicted_s=None,
+                                       runtime_min=1)])
+    plan.write(tmp_path / "plan.json")
+    proc = subprocess.run([sys.executable, "-m", "sumbench.cli", "quality", "--grid-json", grid.to_json(), "--model",
+                           "tiny-llama", "--job", "0", "--plan", str(tmp_path / "plan.json"), "--data",
+                           str(workspace / "folds"), "--base", str(workspace / "base"), "--threads", "1", "--out",
+                           str(tmp_path / "quality.json")], capture_output=True, text=True, timeout=600,
+                          cwd=tmp_path, env={**os.environ, "SUMBENCH_DEEPSPEED_JIT": "0", "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    records = [read_record(tmp_path / c) for c in read_quality_job(tmp_path / "quality.json").cells]
+    assert [(r.status, r.fold, r.deepspeed, r.split_reason) for r in records] == [
+        ("ok", 0, "zero3", "test zero3"), ("ok", 1, "off", "test off")]
+    assert records[0].settings["cell"]["deepspeed"] == "zero3"  # what a resumed job compares: it retrains a change

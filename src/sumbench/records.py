@@ -35,9 +35,11 @@ def cap_label(cap: int | None) -> str:
     return "all" if cap is None else str(cap)
 
 
-def split_label(batch_size: int, grad_accum: int) -> str:
-    """``bs8_ga2``: a split of an effective batch as paths and fault specs name it."""
-    return f"bs{batch_size}_ga{grad_accum}"
+def split_label(batch_size: int, grad_accum: int, deepspeed: str = "off") -> str:
+    """``bs8_ga2``: a split of an effective batch as paths and fault specs name it; under a DeepSpeed setting, the
+    setting after a + (``bs8_ga2+zero2+optimizer``; a user's file by its name without the suffix)."""
+    base = f"bs{batch_size}_ga{grad_accum}"
+    return base if deepspeed == "off" else f"{base}+{Path(deepspeed).stem}"
 
 
 @dataclass(kw_only=True)
@@ -205,8 +207,7 @@ class SplitProfile(Measured):
     @property
     def label(self) -> str:
         """``bs8_ga2``, and the DeepSpeed setting after a + when there is one (``bs8_ga2+zero2+optimizer``)."""
-        base = split_label(self.batch_size, self.grad_accum)
-        return base if self.deepspeed == "off" else f"{base}+{Path(self.deepspeed).stem}"
+        return split_label(self.batch_size, self.grad_accum, self.deepspeed)
 
 
 @dataclass(kw_only=True)
@@ -301,6 +302,7 @@ class PlannedCell:
     samples: int
     predicted_s: float | None  # training + evaluation, from the measured costs; None = no throughput known
     split_reason: str
+    deepspeed: str = "off"  # the DeepSpeed setting it trains under: the fastest that fits and proved equivalent
 
 
 @dataclass(kw_only=True)

@@ -97,58 +97,96 @@ def job_seconds(costs: Costs | None) -> float:
     return 0.0 if costs is None else max(costs.startup_s or 0, costs.analyser_load_s or 0)
 
 
-def choose_splits(grid: Grid, model: str, inputs: ModelInputs) -> tuple[dict[int, list[tuple[int, int, str]]],
-                                                                         dict[str, str], dict[int, str], bool | None]:
-    """Per effective batch, the splits to train and why; the pruned splits; the dropped effective batches; and the
-    model's GA-equivalence result (None before the profile)."""
+@dataclass(frozen=True)
+class Choice:
+    """One training of an effective batch: its split, the DeepSpeed setting it trains under, and why."""
+
+    batch_size: int
+    grad_accum: int
+    deepspeed: str
+    reason: str
+
+
+def candidates(profile: ModelProfile | None) -> tuple[list[str], dict[str, str]]:
+    """The DeepSpeed settings a quality cell may train under ("off" first) and why each other profiled one may not:
+    a setting is a candidate once its equivalence check passed (same loss and gradient norm as no DeepSpeed)."""
+    if profile is None:
+        return ["off"], {}
+    checks = {c.setting: c for c in profile.deepspeed_checks}
+    profiled = list(dict.fromkeys(s.deepspeed for s in profile.splits if s.deepspeed != "off"))
+    barred = {name: (f"its equivalence check {checks[name].status}ed: {checks[name].detail}" if name in checks
+                     else "no equivalence check ran") for name in profiled
+              if name not in checks or checks[name].status != "pass"}
+    return ["off"] + [n for n in profiled if n not in barred], barred
+
+
+def choose_splits(grid: Grid, model: str, inputs: ModelInputs) -> tuple[dict[int, list[Choice]], dict[str, str],
+                                                                         dict[int, str], bool | None]:
+    """Per effective batch, the trainings to run (split and DeepSpeed setting) and why; the pruned splits; the
+    dropped effective batches; and the model's GA-equivalence result (None before the profile).
+
+    Each effective batch trains under its fastest (samples/s) split and setting that ran in the profile: a DeepSpeed
+    setting competes once its equivalence check passed, so a split that runs out of memory without DeepSpeed may
+    still train with, e.g., the optimizer offloaded. With a failed GA check, every split trains, each under its
+    fastest setting."""
     profile = inputs.profile
     status = {s.label: s for s in profile.splits if not s.remeasured} if profile else {}
     pruned = {label: (s.message or s.status) for label, s in status.items() if s.status in ("oom", "skipped")}
     equivalent = None if profile is None or profile.ga_check is None else profile.ga_check.status == "pass"
-    chosen: dict[int, list[tuple[int, int, str]]] = {}
+    settings, _ = candidates(profile)
+
+    def ran(b: int, g: int, ds: str) -> bool:
+        label = split_label(b, g, ds)
+        return (not status and ds == "off") or (label in status and status[label].status == "ok")
+
+    def fastest(eb: int, options: list[tuple[int, int, str]], what: str, why: str = "") -> Choice:
+        rated = sorted(((inputs.rates.of(b, g, ds), b, g, ds) for b, g, ds in options if inputs.rates.of(b, g, ds)),
+                       reverse=True)
+        if not rated:  # no figure yet: the largest micro-batch without DeepSpeed
+            b, g, ds = min(options, key=lambda o: (o[2] != "off", -o[0], o[1]))
+            return Choice(b, g, ds, f"{why}no throughput known for effective batch {eb} yet: the largest "
+                                    f"micro-batch, {split_label(b, g, ds)}")
+        rate, b, g, ds = rated[0]
+        others = ", ".join(f"{split_label(b2, g2, d2)} {r2:.3g}" for r2, b2, g2, d2 in rated[1:])
+        return Choice(b, g, ds, f"{why}fastest {what}: {split_label(b, g, ds)} at {rate:.3g} samples/s "
+                                f"({inputs.rates.source.split(' (')[0]}" + (f"; others: {others})" if others else ")"))
+
+    chosen: dict[int, list[Choice]] = {}
     dropped: dict[int, str] = {}
     for eb in sorted({b * g for b in grid.batch_sizes for g in grid.grad_accum}):
         splits = [(b, g) for b in grid.batch_sizes for g in grid.grad_accum if b * g == eb]
-        viable = [(b, g) for b, g in splits if split_label(b, g) not in pruned
-                  and (not status or status.get(split_label(b, g)) and status[split_label(b, g)].status == "ok")]
+        viable = [(b, g, ds) for b, g in splits for ds in settings if ran(b, g, ds)]
         if not viable:
             dropped[eb] = "every split ran out of memory or failed in the profile: " + \
-                ", ".join(f"{split_label(b, g)} {status[split_label(b, g)].status}" for b, g in splits
-                          if split_label(b, g) in status)
+                ", ".join(f"{label} {status[label].status}" for b, g in splits for ds in settings
+                          if (label := split_label(b, g, ds)) in status)
             continue
         if equivalent is False:
-            chosen[eb] = [(b, g, f"every split of effective batch {eb} trains: {model}'s gradient-accumulation "
-                                 f"check failed ({profile.ga_check.detail})") for b, g in viable]
+            why = f"every split of effective batch {eb} trains: {model}'s gradient-accumulation check failed " \
+                  f"({profile.ga_check.detail}); "
+            chosen[eb] = [fastest(eb, [o for o in viable if o[:2] == (b, g)], f"setting of {split_label(b, g)}", why)
+                          for b, g in dict.fromkeys(o[:2] for o in viable)]
             continue
-        rated = [(inputs.rates.of(b, g), b, g) for b, g in viable]
-        known = [r for r in rated if r[0]]
-        if known:
-            rate, b, g = max(known)
-            others = ", ".join(f"{split_label(b2, g2)} {r2:.3g}" for r2, b2, g2 in sorted(known, reverse=True)[1:])
-            reason = (f"fastest split of effective batch {eb}: {split_label(b, g)} at {rate:.3g} samples/s "
-                      f"({inputs.rates.source.split(' (')[0]}" + (f"; others: {others})" if others else ")"))
-        else:
-            b, g = min(viable, key=lambda s: (-s[0], s[1]))  # no figure yet: the largest micro-batch
-            reason = f"no throughput known for effective batch {eb} yet: the largest micro-batch, {split_label(b, g)}"
-        chosen[eb] = [(b, g, reason)]
+        chosen[eb] = [fastest(eb, viable, f"split of effective batch {eb}")]
     return chosen, pruned, dropped, equivalent
 
 
 def plan_cells(grid: Grid, name: str, inputs: ModelInputs, sizes: DataSizes, folds: list[int],
-               caps: list[int | None], chosen: dict[int, list[tuple[int, int, str]]]) -> list[PlannedCell]:
+               caps: list[int | None], chosen: dict[int, list[Choice]]) -> list[PlannedCell]:
     cells = []
     for aug in grid.augmentation:
         for cap in caps:
             originals = min(cap or sizes.train, sizes.train)
             examples = training_examples(originals, aug, inputs.augment_ratio)
             for eb in sorted(chosen):
-                for b, g, reason in chosen[eb]:
+                for c in chosen[eb]:
+                    b, g = c.batch_size, c.grad_accum
                     steps, samples = steps_and_samples(grid, examples, inputs.epochs, b, g)
-                    seconds = cell_seconds(samples, examples, inputs.rates.of(b, g), inputs.costs, sizes,
+                    seconds = cell_seconds(samples, examples, inputs.rates.of(b, g, c.deepspeed), inputs.costs, sizes,
                                            grid.curve_evaluations(steps, b * g))
                     cells += [PlannedCell(model=name, augmentation=aug, max_train_samples=cap, batch_size=b,
                                           grad_accum=g, fold=f, steps=steps, samples=samples, predicted_s=seconds,
-                                          split_reason=reason) for f in folds]
+                                          split_reason=c.reason, deepspeed=c.deepspeed) for f in folds]
     return cells
 
 
@@ -289,6 +327,8 @@ def _notes(grid: Grid, inputs: dict[str, ModelInputs], stage: str) -> list[str]:
                      "generation are measured by the profile and added after it; the profile phase's time is its "
                      "timed steps at the same samples/s")
     for m in grid.models:
+        for name, why in candidates(inputs[m].profile)[1].items():
+            notes.append(f"{m}: DeepSpeed {name} trains no quality cell: {why}")
         r = inputs[m].rates
         if r.source == "unknown":
             notes.append(f"{m}: no throughput known (no profile, not in the throughput file, no model of its kind "

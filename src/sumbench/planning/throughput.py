@@ -31,14 +31,15 @@ SPLIT_RE = re.compile(r"^bs(\d+)_ga(\d+)$")
 
 @dataclass(frozen=True)
 class Rates:
-    """samples/s per split label of one model, and where they come from."""
+    """samples/s per split label of one model (a profiled DeepSpeed setting's splits under their own labels, e.g.
+    ``bs8_ga2+zero2``), and where they come from."""
 
     source: str  # profile | throughput file | scaled from <model> ... | unknown
     samples_per_s: dict[str, float] = field(default_factory=dict)
     assumed: dict[str, str] = field(default_factory=dict)  # split label -> the split its figure was taken from
 
-    def of(self, batch_size: int, grad_accum: int) -> float | None:
-        return self.samples_per_s.get(split_label(batch_size, grad_accum))
+    def of(self, batch_size: int, grad_accum: int, deepspeed: str = "off") -> float | None:
+        return self.samples_per_s.get(split_label(batch_size, grad_accum, deepspeed))
 
 
 def read_throughput_file(path: str | Path, known_models: set[str]) -> dict[str, dict[str, float]]:

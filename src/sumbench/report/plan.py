@@ -33,7 +33,8 @@ def render_plan(plan: PlanRecord, heading: str = "##") -> list[str]:
     folds = f"{plan.k_folds} fold(s)"
     caps = ", ".join("all" if c is None else str(c) for c in plan.max_train_samples)
     out = [f"{heading} Plan: {plan.grid}, {STAGES.get(plan.stage, plan.stage)}", "",
-           f"Quality phase: each effective batch trains once per fold with its fastest split ({folds}; "
+           f"Quality phase: each effective batch trains once per fold with its fastest split (and DeepSpeed setting, "
+           f"where the profile timed some that proved equivalent) ({folds}; "
            f"max_train_samples {caps}). Naive: every bs x ga split trained to convergence on every fold."
            + (f" Budget: **{plan.budget_hours:g} h** for the quality phase." if plan.budget_hours else ""), "",
            "| model | throughput from | GA equivalent | cells | steps | samples | planned h | naive steps "

@@ -95,7 +95,7 @@ def split_reasons(settings: Sequence[SettingFolds]) -> list[str]:
     splits: dict[str, list[str]] = {}
     for s in sorted(settings, key=lambda s: (s.effective_batch, s.batch_size)):
         for r in s.records:
-            label = split_label(s.batch_size, s.grad_accum)
+            label = split_label(r.batch_size, r.grad_accum, r.deepspeed)  # with its DeepSpeed setting, if any
             if r.split_reason and label not in splits.setdefault(r.split_reason, []):
                 splits[r.split_reason].append(label)
     if not splits:

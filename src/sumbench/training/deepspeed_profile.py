@@ -2,7 +2,8 @@
 setting proved equivalent to training without DeepSpeed.
 
 DeepSpeed rewires the model it trains (ZeRO-3 partitions the parameters in place; ZeRO-1/2 hook every gradient), so
-each run under a setting trains a freshly loaded copy; the plain splits before it keep the job's loaded model.
+each run under a setting trains a freshly loaded, whole copy (sumbench.training.models.whole_weights); the plain
+splits before it keep the job's loaded model.
 Splits run micro-batch first, as the plain ones: an out-of-memory micro-batch prunes every larger one under the same
 setting. The equivalence check trains one optimizer step under the setting and one without, on the same examples
 from the same weights, dropout off: loss and pre-clip gradient norm must agree within EQUIVALENCE_TOLERANCE
@@ -18,18 +19,6 @@ from sumbench.records import DeepSpeedCheck, SplitProfile
 
 EQUIVALENCE_TOLERANCE = 1e-5  # fp32: DeepSpeed's flattened, partitioned reduction vs the Trainer's, order only
 CHECK_BATCH_MAX = 8
-
-
-def unpartitioned(fresh):
-    """``fresh`` (a model factory) that loads whole weights even after a ZeRO-3 Trainer: while transformers still
-    holds that Trainer's DeepSpeed config, ``from_pretrained`` would partition the weights as it loads them."""
-    def load():
-        from transformers.integrations.deepspeed import unset_hf_deepspeed_config
-
-        unset_hf_deepspeed_config()
-        return fresh()
-
-    return load
 
 
 def profile_settings(spec, tokenizer, features, lease, budget, splits, log: Callable[[str], None],
@@ -49,7 +38,7 @@ def profile_settings(spec, tokenizer, features, lease, budget, splits, log: Call
                                         message=f"micro-batch {oom_at} ran out of memory under {setting.name}, "
                                                 f"so {bs} would too"))
                 continue
-            model = unpartitioned(lambda: load_for_training(spec)[0])()
+            model = load_for_training(spec)[0]
             split = profile_split(model, bs, ga, setting)
             del model
             out.append(split)
@@ -67,7 +56,6 @@ def equivalence(spec, fresh, tokenizer, pairs, setting: DeepSpeedSetting, batch_
     copy of the same weights (``fresh()``)."""
     from sumbench.doctor import first_step
 
-    fresh = unpartitioned(fresh)
     try:
         ref_loss, ref_norm = first_step(spec, fresh, tokenizer, pairs, batch_size, 1)
         loss, norm = first_step(spec, fresh, tokenizer, pairs, batch_size, 1, deepspeed=setting)

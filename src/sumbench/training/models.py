@@ -88,6 +88,17 @@ def _auto_class(spec: ModelSpec):
     return transformers.AutoModelForSeq2SeqLM if spec.kind == "seq2seq" else transformers.AutoModelForCausalLM
 
 
+def whole_weights() -> None:
+    """Models load (or are built) whole, never partitioned as they load: once a Trainer ran under ZeRO-3 in this
+    process, transformers may still hold its DeepSpeed config (while that Trainer's arguments are alive), and then
+    ``from_pretrained`` and ``from_config`` make empty placeholders of every weight for DeepSpeed to gather. A Trainer
+    under ZeRO-3 partitions the whole model it is given all the same."""
+    import sys
+
+    if "transformers.integrations.deepspeed" in sys.modules:
+        sys.modules["transformers.integrations.deepspeed"].unset_hf_deepspeed_config()
+
+
 def build_tiny(spec: ModelSpec, tokenizer) -> Any:
     """A randomly initialised twin of ``spec.architecture`` (any transformers model type) sized by ``spec.tiny.config``.
 
@@ -97,6 +108,7 @@ def build_tiny(spec: ModelSpec, tokenizer) -> Any:
     from transformers import AutoConfig
 
     assert spec.tiny is not None
+    whole_weights()
     ids = dict(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
                eos_token_id=tokenizer.eos_token_id)
     if spec.kind == "seq2seq":
@@ -151,6 +163,7 @@ def load_pretrained(spec: ModelSpec, path: str | None = None) -> tuple[Any, Any]
                             device_map={"": int(os.environ.get("LOCAL_RANK", "0"))} if cuda else "cpu")
     try:
         tokenizer = load_tokenizer(where, spec)
+        whole_weights()
         model = _auto_class(spec).from_pretrained(where, **model_kwargs)
     except (OSError, ValueError) as exc:
         raise cannot_load(spec, where, exc) from exc

@@ -50,7 +50,7 @@ def cell_of(job: QualityJob, planned: PlannedCell) -> Cell:
                 models_dir=job.models_dir, repeats=g.repeats, train_csv=Path(train_set) if train_set else None,
                 seed=g.seed, augment_settings=g.augment_settings(), split_reason=planned.split_reason,
                 progress_every=g.progress_every, eval_every_samples=g.eval_every_samples, analyzers=g.analyzers,
-                aggregation=g.aggregation)
+                aggregation=g.aggregation, deepspeed=planned.deepspeed)
 
 
 def already_done(cell: Cell, code_version: str | None) -> bool:
