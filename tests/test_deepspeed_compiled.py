@@ -66,15 +66,10 @@ def test_the_profile_times_every_split_under_each_setting_and_proves_each_equiva
     assert timed == [(d, f"bs4_ga{g}" + ("" if d == "off" else f"+{d}")) for d in settings for g in (1, 2)]
     checks = profile.deepspeed_checks
     assert [c.setting for c in checks] == settings[1:]
-    if model == "tiny-bart":
-        # An open finding: with the reference truly without DeepSpeed (a plain Trainer no longer inherits the earlier
-        # DeepSpeed Trainer's ACCELERATE_USE_DEEPSPEED), BART's first-step loss is the same under every ZeRO stage but
-        # its gradient norm was 5.5e-5 relative apart (tied embeddings suspected). The profile reports it as a
-        # finding; whichever way the check goes, the loss must agree and a failure must name the gradient norm.
-        assert all(c.loss == pytest.approx(c.reference_loss, rel=1e-5) for c in checks)
-        assert all(c.status == "pass" or (c.status == "fail" and "grad norm" in c.detail) for c in checks)
-    else:
-        assert [(c.setting, c.status) for c in checks] == [(s, "pass") for s in settings[1:]]
+    # BART's tied embedding gradient once made this fail at 1e-4: torch's fp32 norm of it, not DeepSpeed (the
+    # reference norm is now accumulated in fp64, as DeepSpeed's ZeRO stages do)
+    assert [(c.setting, c.status) for c in checks] == [(s, "pass") for s in settings[1:]], [c.detail for c in checks]
+    assert all(abs(c.grad_norm / c.reference_grad_norm - 1) <= 1e-5 for c in checks)
     assert all(c.tolerance == 1e-5 for c in profile.deepspeed_checks)
     table = "\n".join(speed_table(profile))
     assert all(f"| bs4_ga1+{s} | {s} |" in table for s in settings[1:])

@@ -63,3 +63,28 @@ def test_doctor_cli_exit_codes():
                           "training.loss_normalization=model"], capture_output=True, text=True, timeout=300)
     assert bad.returncode == 1
     assert "FAILED: gradient accumulation" in bad.stdout and "Traceback" not in bad.stderr
+
+
+def test_the_reference_gradient_norm_is_accumulated_in_float64():
+    """512,000 equal fp32 gradients of 0.01 (an embedding's worth): torch's fp32 norm of them is ~1.1e-4 relative
+    low on a CPU, more than the DeepSpeed equivalence check's 1e-5 tolerance; the check's reference is exact."""
+    import math
+
+    import torch
+
+    from sumbench.doctor import exact_grad_norm
+
+    model = torch.nn.Embedding(4000, 128)
+    model.weight.grad = torch.full((4000, 128), 0.01)
+    fp32_value = float(model.weight.grad[0, 0])  # 0.01 as fp32 holds it
+    assert exact_grad_norm(model) == pytest.approx(fp32_value * math.sqrt(4000 * 128), rel=1e-12)
+
+
+def test_first_step_reports_the_pre_clip_norm_whatever_the_clipping(toy_tokenizer):
+    """The plain reference trains without clipping to read its gradients; clipping happens after the norm, so the
+    first step's loss and norm are the same as with the YAML's max_grad_norm."""
+    spec, factory = tiny("tiny-llama", toy_tokenizer, "training.max_grad_norm=0.001")
+    loss, norm = first_step(spec, factory, toy_tokenizer, toy_pairs(8), 4, 1)
+    spec_wide, _ = tiny("tiny-llama", toy_tokenizer, "training.max_grad_norm=1000.0")
+    assert (loss, norm) == first_step(spec_wide, factory, toy_tokenizer, toy_pairs(8), 4, 1)
+    assert norm > 0.001  # the pre-clip figure, not the clipped one

@@ -27,27 +27,59 @@ class Check:
     detail: str
 
 
-def first_step(spec: ModelSpec, model_factory, tokenizer, pairs: Sequence[tuple[str, str]], batch_size: int,
-               grad_accum: int, deepspeed=None) -> tuple[float, float]:
-    """(loss, pre-clip grad norm) of the first optimizer step on ``pairs``, dropout off (under ``deepspeed``, a
-    DeepSpeedSetting, when given)."""
+def exact_grad_norm(model) -> float:
+    """The 2-norm of ``model``'s gradients, accumulated in float64. torch's own (``clip_grad_norm_``, what the plain
+    Trainer logs) accumulates an fp32 tensor's squares in fp32: on a CPU a large embedding's gradient then comes out
+    up to ~1e-4 relative low (tiny BART: 2.511639 for 2.511889), which alone would fail a 1e-5 comparison. DeepSpeed's
+    ZeRO stages accumulate in float64, as this does."""
+    import math
+
     import torch
+
+    with torch.no_grad():
+        return math.sqrt(sum(float(p.grad.double().pow(2).sum()) for p in model.parameters() if p.grad is not None))
+
+
+def first_step(spec: ModelSpec, model_factory, tokenizer, pairs: Sequence[tuple[str, str]], batch_size: int,
+               grad_accum: int, deepspeed=None) -> tuple[float, float | None]:
+    """(loss, pre-clip grad norm) of the first optimizer step on ``pairs``, dropout off (under ``deepspeed``, a
+    DeepSpeedSetting, when given).
+
+    Without DeepSpeed the norm is :func:`exact_grad_norm` of the gradients just before the optimizer step (clipping
+    off: the first step's gradients do not depend on it). Under DeepSpeed the gradients live in its partitions: the
+    norm is the one its engine computed (None where it computes none: stage 0)."""
+    import dataclasses
+
+    import torch
+    from transformers import TrainerCallback
 
     from sumbench.training.features import Featurizer
     from sumbench.training.measure import TrainMeasurement
     from sumbench.training.models import set_dropout
     from sumbench.training.trainer import make_trainer
 
+    class Exact(TrainerCallback):
+        norm: float | None = None
+
+        def on_pre_optimizer_step(self, args, state, control, model=None, **kwargs):
+            if self.norm is None:
+                self.norm = exact_grad_norm(model)
+
+    plain = deepspeed is None or not deepspeed.enabled
+    if plain:
+        spec = dataclasses.replace(spec, training=dataclasses.replace(spec.training, max_grad_norm=0.0))
     torch.manual_seed(spec.training.seed)
     model = model_factory()
     set_dropout(model, 0.0)
     feat = Featurizer.for_spec(tokenizer, spec)
     features = [feat.train_example(d, s) for d, s in pairs]
-    m = TrainMeasurement()
+    m, exact = TrainMeasurement(), Exact()
     with tempfile.TemporaryDirectory() as tmp:
-        make_trainer(model, tokenizer, spec, features, batch_size=batch_size, grad_accum=grad_accum, max_steps=1,
-                     out=Path(tmp), measurement=m, deepspeed=deepspeed).train()
-    return m.rows[0].loss, m.rows[0].grad_norm
+        trainer = make_trainer(model, tokenizer, spec, features, batch_size=batch_size, grad_accum=grad_accum,
+                               max_steps=1, out=Path(tmp), measurement=m, deepspeed=deepspeed)
+        trainer.add_callback(exact)
+        trainer.train()
+    return m.rows[0].loss, exact.norm if plain else m.rows[0].grad_norm
 
 
 def ga_equivalence(spec: ModelSpec, model_factory, tokenizer, pairs, effective_batch: int = 8):
