@@ -109,7 +109,7 @@ def mini_grid(root, models, folds, bases, guard) -> list[Row]:
 
     from sumbench.config.grid import load_grids
     from sumbench.planning.build import plan_grid
-    from sumbench.records import read_plan
+    from sumbench.records.plan import read_plan
     from sumbench.training import cell as cell_module
     from sumbench.training.profile import ProfileJob, run_profile
     from sumbench.training.quality import QualityJob, run_quality

@@ -30,7 +30,8 @@ IGNORE = shutil.ignore_patterns(".venv", ".git", "results", ".snakemake", "__pyc
 
 
 def main() -> int:
-    from sumbench.records import read_plan, read_profile, read_quality_job, read_record
+    from sumbench.records import read_profile, read_record
+    from sumbench.records.plan import read_plan, read_quality_job
     from sumbench.training.lease import Window, windows_overlap
 
     with tempfile.TemporaryDirectory(prefix="sumbench-quick-test-") as tmp:

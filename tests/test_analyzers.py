@@ -190,7 +190,8 @@ def test_analyzers_disagree_on_the_same_predictions():
 @pytest.mark.slow
 def test_quick_test_records_carry_every_analyzer_and_their_mecab_scores_match_an_independent_computation(
         quick_test_run):
-    from sumbench.records import read_quality_job, read_record
+    from sumbench.records import read_record
+    from sumbench.records.plan import read_quality_job
 
     root = quick_test_run / "results" / "quick_test"
     cells = [c for q in sorted((root / "quality").glob("*/job*.json")) for c in read_quality_job(q).cells]

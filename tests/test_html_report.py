@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from sumbench.records import CellRecord, QualityJobRecord
+from sumbench.records import CellRecord
+from sumbench.records.plan import QualityJobRecord
 
 CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -10,7 +10,8 @@ from sumbench.config.grid import Grid
 from sumbench.errors import ConfigError
 from sumbench.planning.plan import DataSizes, ModelInputs, make_plan, steps_and_samples
 from sumbench.planning.throughput import Rates, model_rates, read_throughput_file
-from sumbench.records import Costs, DeepSpeedCheck, GaCheck, ModelProfile, SplitProfile, read_plan, split_label
+from sumbench.records import Costs, DeepSpeedCheck, GaCheck, ModelProfile, SplitProfile, split_label
+from sumbench.records.plan import read_plan
 
 GRID = Grid(name="g", models=("m",), batch_sizes=(4, 8, 16), grad_accum=(1, 2, 4), k_folds=5,
             data={"synth": {"n": 1000}})

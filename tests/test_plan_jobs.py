@@ -15,7 +15,7 @@ from sumbench.config.grid import Grid, load_grids
 from sumbench.errors import ConfigError, SumbenchError
 from sumbench.planning.jobs import JobModel, JobSettings, group_jobs, job_of
 from sumbench.planning.schedule import Task, list_schedule, wall_time
-from sumbench.records import ModelPlan, PlanRecord, PlannedCell, PlannedJob, read_plan
+from sumbench.records.plan import ModelPlan, PlanRecord, PlannedCell, PlannedJob, read_plan
 
 REPO = Path(__file__).resolve().parents[1]
 HOUR = 3600.0
@@ -201,7 +201,7 @@ def test_plan_full_states_the_wall_time_on_each_gpu_count_and_no_job_asks_more_t
 
 def test_status_counts_a_model_done_when_every_one_of_its_quality_jobs_has_its_record(tmp_path):
     from sumbench.planning.status import grid_status
-    from sumbench.records import QualityJobRecord
+    from sumbench.records.plan import QualityJobRecord
 
     grid = Grid(name="g", models=("a",), batch_sizes=(4,), grad_accum=(1,), k_folds=2, data={"synth": {"n": 100}})
     planned = cells("a", [1.0, 1.0])

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from sumbench.config.grid import Grid
-from sumbench.records import PlannedCell, PlannedJob, PlanRecord, read_quality_job, read_record
+from sumbench.records import read_record
+from sumbench.records.plan import PlanRecord, PlannedCell, PlannedJob, read_quality_job
 
 
 def sumbench(*args: str) -> None:

@@ -11,8 +11,8 @@ import csv
 import io
 
 from sumbench.cli import main
-from sumbench.records import (CellRecord, GaCheck, ModelPlan, ModelProfile, PlannedCell, PlanRecord,
-                              QualityJobRecord, SplitProfile)
+from sumbench.records import CellRecord, GaCheck, ModelProfile, SplitProfile
+from sumbench.records.plan import ModelPlan, PlanRecord, PlannedCell, QualityJobRecord
 from sumbench.report.diagnostics import diagnose
 from sumbench.report.speed import speed_csv
 from sumbench.report.summary import render_markdown

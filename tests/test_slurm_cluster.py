@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sumbench.records import read_plan, read_quality_job, read_record
+from sumbench.records import read_record
+from sumbench.records.plan import read_plan, read_quality_job
 
 pytestmark = pytest.mark.slow
 

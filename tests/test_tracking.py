@@ -15,7 +15,8 @@ import pytest
 from sumbench.config.model import load_model, spec_to_dict
 from sumbench.errors import ConfigError
 from sumbench.io import atomic_write_jsonl
-from sumbench.records import CellRecord, Costs, GaCheck, ModelProfile, QualityJobRecord, SplitProfile
+from sumbench.records import CellRecord, Costs, GaCheck, ModelProfile, SplitProfile
+from sumbench.records.plan import QualityJobRecord
 from sumbench.tracking import DEFAULT_URI, TrackingSettings
 
 mlflow = pytest.importorskip("mlflow", reason="MLflow is the optional extra [tracking] (in [dev])")
@@ -208,7 +209,8 @@ def test_a_misspelled_tracking_key_fails_the_config_check():
 # ------------------------------------------------------------------------------------ the real workflow (slow)
 @pytest.mark.slow
 def test_quick_test_leaves_one_run_per_cell_and_split_and_a_second_pass_adds_none(quick_test_run):
-    from sumbench.records import read_profile, read_quality_job
+    from sumbench.records import read_profile
+    from sumbench.records.plan import read_quality_job
 
     results = quick_test_run / "results"
     uri = f"sqlite:///{results / 'mlflow.db'}"

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from sumbench.config.schema import REPO_ROOT
-from sumbench.records import read_plan, read_profile
+from sumbench.records import read_profile
+from sumbench.records.plan import read_plan
 
 IGNORE = shutil.ignore_patterns(".venv", ".git", "results", ".snakemake", "__pycache__", "*.egg-info", ".pytest_cache")
 

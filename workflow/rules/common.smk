@@ -10,7 +10,8 @@ from sumbench.containers.jobs import check_runtime, job_launcher
 from sumbench.errors import SumbenchError
 from sumbench.config.grid import check_models, load_grids
 from sumbench.planning.jobs import job_of
-from sumbench.records import cap_label, read_plan
+from sumbench.records import cap_label
+from sumbench.records.plan import read_plan
 
 MODELS_DIR = config.get("models_dir", "configs/models")
 

@@ -82,7 +82,7 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _quality(args: argparse.Namespace) -> int:
-    from sumbench.records import read_plan
+    from sumbench.records.plan import read_plan
     from sumbench.training.quality import QualityJob, run_quality
 
     plan = read_plan(args.plan)

@@ -10,7 +10,8 @@ from sumbench.config.grid import Grid
 from sumbench.errors import SumbenchError
 from sumbench.planning.plan import DataSizes, ModelInputs, data_sizes, make_plan
 from sumbench.planning.throughput import model_rates, read_throughput_file
-from sumbench.records import PlanRecord, read_profile
+from sumbench.records import read_profile
+from sumbench.records.plan import PlanRecord
 
 
 def is_split(folds: Path | None) -> bool:

@@ -26,7 +26,8 @@ from sumbench.config.grid import Grid
 from sumbench.errors import ConfigError, SumbenchError
 from sumbench.planning.plan import ModelInputs, job_seconds
 from sumbench.planning.throughput import Rates
-from sumbench.records import SECONDS_PER_HOUR, ModelPlan, PlannedCell, PlannedJob, cap_label, split_label
+from sumbench.records import SECONDS_PER_HOUR, cap_label, split_label
+from sumbench.records.plan import ModelPlan, PlannedCell, PlannedJob
 
 GROUPINGS = ("per_model", "fit")
 SECONDS_PER_MINUTE = 60

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 
 from sumbench.config.grid import Grid
 from sumbench.planning.throughput import Rates
-from sumbench.records import (SECONDS_PER_HOUR, Costs, ModelPlan, ModelProfile, PlanRecord, PlannedCell, cap_label,
-                              split_label)
+from sumbench.records import SECONDS_PER_HOUR, Costs, ModelProfile, cap_label, split_label
+from sumbench.records.plan import ModelPlan, PlanRecord, PlannedCell
 
 MIN_FOLDS = 2
 MIN_CAP_FRACTION = 0.10  # a budget never caps training below this share of a fold's training part

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sumbench.records import PlanRecord, WallTime
+from sumbench.records.plan import PlanRecord, WallTime
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from sumbench.config.grid import Grid
 from sumbench.errors import SumbenchError
-from sumbench.records import cap_label, read_plan
+from sumbench.records import cap_label
+from sumbench.records.plan import read_plan
 
 STALE_S = 300.0
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import statistics
 from typing import Sequence
 
-from sumbench.records import SECONDS_PER_HOUR, ModelPlan, PlanRecord, QualityJobRecord
+from sumbench.records import SECONDS_PER_HOUR
+from sumbench.records.plan import ModelPlan, PlanRecord, QualityJobRecord
 from sumbench.report.formatting import MISSING
 
 STAGES = {"before-profile": "before the profile (throughputs from a file or unknown)",

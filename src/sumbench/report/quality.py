@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Sequence
 
-from sumbench.records import PlanRecord, cap_label, split_label
+from sumbench.records import cap_label, split_label
+from sumbench.records.plan import PlanRecord
 from sumbench.report.cellfiles import primary_analyzer
 from sumbench.report.folds import SettingFolds, cap_order
 from sumbench.report.formatting import cell_text, loss_path_lines, mean_std, number

@@ -16,8 +16,8 @@ from typing import Mapping, Sequence
 
 from sumbench.errors import SumbenchError
 from sumbench.io import atomic_write_text
-from sumbench.records import (CellRecord, ModelProfile, PlanRecord, QualityJobRecord, read_plan, read_profile,
-                              read_quality_job, read_record, split_label)
+from sumbench.records import CellRecord, ModelProfile, read_profile, read_record, split_label
+from sumbench.records.plan import PlanRecord, QualityJobRecord, read_plan, read_quality_job
 from sumbench.report.cellfiles import CellFiles, CellKey, EvalPoint, cell_key, mean_curve, read_cell_files
 from sumbench.report.diagnostics import KINDS, MEMORY_LIMIT_FRACTION, diagnose, profile_checks
 from sumbench.report.folds import SettingFolds, group_by_setting

@@ -33,8 +33,8 @@ from typing import Any, Iterator
 
 from sumbench.errors import SumbenchError
 from sumbench.io import atomic_write_json, read_jsonl
-from sumbench.records import (CellRecord, ModelProfile, cap_label, read_profile, read_quality_job,
-                              read_record, split_label)
+from sumbench.records import CellRecord, ModelProfile, cap_label, read_profile, read_record, split_label
+from sumbench.records.plan import read_quality_job
 from sumbench.tracking import TrackingSettings
 
 LOGGER_VERSION = 1  # part of every run's content hash: a change in what is logged replaces the runs

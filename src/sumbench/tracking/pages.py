@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Sequence
 
 from sumbench.io import atomic_write_text
-from sumbench.records import cap_label, read_quality_job, read_record
+from sumbench.records import cap_label, read_record
+from sumbench.records.plan import read_quality_job
 
 STYLE = """
 body { font-family: system-ui, sans-serif; font-size: 13px; margin: 1em; }

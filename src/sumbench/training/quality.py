@@ -20,7 +20,8 @@ from pathlib import Path
 from sumbench.config.grid import Grid
 from sumbench.errors import SumbenchError
 from sumbench.planning.jobs import job_of
-from sumbench.records import PlannedCell, PlanRecord, QualityJobRecord, cap_label, read_record
+from sumbench.records import cap_label, read_record
+from sumbench.records.plan import PlanRecord, PlannedCell, QualityJobRecord
 from sumbench.training.cell import Cell
 
 
