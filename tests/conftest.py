@@ -13,6 +13,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # DeepSpeed compiles its CPU ops on first use (minutes); tests use only what is built or cached, and DeepSpeed's
 # torch.distributed all-reduce instead of its shared-memory one. The slow test of the compiled path sets it to 1.
 os.environ.setdefault("SUMBENCH_DEEPSPEED_JIT", "0")
+if os.environ.get("PYTEST_XDIST_WORKER"):  # two workers on two cores: one torch thread each (and their subprocesses),
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # as two threads each would spin against the other worker's
 
 WORDS = ("안녕하세요 오늘 내일 식당 예약 병원 진료 시간 토요일 저녁 일곱 시 네 명 자리 감사합니다 "
          "아니요 그럼 어디 만나요 주문 환불 영수증 가방 신발 여행 비행기 호텔").split()
@@ -27,6 +29,14 @@ def toy_pairs(n: int = 64, seed: int = 0) -> list[tuple[str, str]]:
                  for j in range(rng.randint(2, 6))]
         pairs.append(("\n".join(turns), "#Person1#은 " + " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 9)))))
     return pairs
+
+
+def pytest_xdist_auto_num_workers(config):
+    """Workers for ``-n auto`` (the default options): two for the default run, whose tests mostly wait on one
+    single-threaded subprocess each (CI has two cores); none for a run that selects the slow suites, which start
+    services, whole workflows and multi-process jobs that would crowd each other out, and share one quick_test run."""
+    markexpr = config.option.markexpr or ""
+    return 0 if "slow" in markexpr.replace("not slow", "") else 2
 
 
 @pytest.fixture(scope="session")

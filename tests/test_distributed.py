@@ -120,3 +120,18 @@ def test_only_rank_zero_writes_a_cells_records(tmp_path, monkeypatch):
     monkeypatch.setenv("RANK", "0")
     write_records(tmp_path, record, None, None)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json", "predictions.jsonl", "train_log.jsonl"]
+
+
+@pytest.mark.parametrize("rank, lines", [("0", 1), ("1", 0)])
+def test_only_rank_zero_prints_the_train_commands_line(monkeypatch, capsys, rank, lines):
+    """Under torchrun every rank runs ``sumbench train``; the one JSON line of the cell comes once."""
+    from sumbench.cli import cells, main
+    from sumbench.records import CellRecord
+    from sumbench.training import cell
+
+    monkeypatch.setattr(cells, "cell_from_args", lambda args: None)
+    monkeypatch.setattr(cell, "run_cell", lambda c: CellRecord(model="m", batch_size=1, grad_accum=1, fold=0))
+    monkeypatch.setenv("RANK", rank)
+    assert main(["train", "--model", "m", "--batch-size", "1", "--grad-accum", "1", "--fold", "0", "--data", "d",
+                 "--out", "o"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == lines

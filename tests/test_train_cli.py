@@ -229,18 +229,6 @@ def test_early_stopping_stops_and_eval_time_is_not_step_time(workspace, tmp_path
     assert record["status"] == "ok" and record["steps"] == 4 and not (out / ".trainer").exists()
 
 
-def test_only_rank_zero_writes_records(tmp_path, monkeypatch):
-    from sumbench.training.cell import is_main_process, write_jsonl_on_main
-
-    monkeypatch.setenv("RANK", "1")
-    assert not is_main_process()
-    write_jsonl_on_main(tmp_path / "x.jsonl", [{"a": 1}])
-    assert not (tmp_path / "x.jsonl").exists()
-    monkeypatch.setenv("RANK", "0")
-    write_jsonl_on_main(tmp_path / "x.jsonl", [{"a": 1}])
-    assert read_jsonl(tmp_path / "x.jsonl") == [{"a": 1}]
-
-
 def test_the_record_takes_every_field_of_every_step_result():
     """build_record names each result field once: every value a step returns lands in the CellRecord."""
     from sumbench.data.corpus import Example

@@ -19,9 +19,12 @@ def _score(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     from sumbench.training.cell import run_cell
+    from sumbench.training.distributed import world
 
     record = run_cell(cell_from_args(args)).to_dict()
-    print(json.dumps({k: record[k] for k in ("status", "model", "rouge_sum", "samples_per_s")}, ensure_ascii=False))
+    if world().main:  # one line however many processes trained the cell
+        print(json.dumps({k: record[k] for k in ("status", "model", "rouge_sum", "samples_per_s")},
+                         ensure_ascii=False))
     return 0
 
 

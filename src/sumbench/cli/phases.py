@@ -22,6 +22,7 @@ def grid_of(args: argparse.Namespace):
 
 
 def _profile(args: argparse.Namespace) -> int:
+    from sumbench.training.distributed import world
     from sumbench.training.profile import ProfileJob, run_profile
 
     job = ProfileJob(grid=grid_of(args), model=args.model, data=Path(args.data), out=Path(args.out),
@@ -29,7 +30,8 @@ def _profile(args: argparse.Namespace) -> int:
                      models_dir=Path(args.models_dir) if args.models_dir else None, threads=args.threads)
     record = run_profile(job)
     ok = sum(s.status == "ok" and not s.remeasured for s in record.splits)
-    print(f"{args.out}: {ok}/{len(job.grid.splits())} splits ok, GA check {record.ga_check.status}")
+    if world().main:  # one line however many processes trained
+        print(f"{args.out}: {ok}/{len(job.grid.splits())} splits ok, GA check {record.ga_check.status}")
     return 0
 
 
@@ -83,6 +85,7 @@ def _plan(args: argparse.Namespace) -> int:
 
 def _quality(args: argparse.Namespace) -> int:
     from sumbench.records.plan import read_plan
+    from sumbench.training.distributed import world
     from sumbench.training.quality import QualityJob, run_quality
 
     plan = read_plan(args.plan)
@@ -90,7 +93,8 @@ def _quality(args: argparse.Namespace) -> int:
                      out=Path(args.out), base=args.base, models_dir=Path(args.models_dir) if args.models_dir else None,
                      threads=args.threads)
     record = run_quality(job)
-    print(f"{args.out}: {len(record.cells)} cells ({record.resumed} kept from an earlier run)")
+    if world().main:
+        print(f"{args.out}: {len(record.cells)} cells ({record.resumed} kept from an earlier run)")
     return 0
 
 

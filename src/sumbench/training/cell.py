@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import gc
-import os
 import shutil
 import time
 import traceback
@@ -31,6 +30,7 @@ from sumbench.data.corpus import Example
 from sumbench.errors import ConfigError, SumbenchError
 from sumbench.io import atomic_write_jsonl
 from sumbench.records import CellRecord
+from sumbench.training.distributed import world
 from sumbench.training.lease import DeviceLease
 from sumbench.training.timed import TimedRun
 
@@ -337,7 +337,7 @@ def evaluate(spec: ModelSpec, trained: TrainResult, tokenizer, featurizer, data:
     predictions: list[dict] = []
     seconds, tokens, version = 0.0, 0, None
     for split, examples in (("dev", data.dev), ("heldout", data.heldout)):
-        if not examples or not is_main_process():
+        if not examples or not world().main:
             continue
         out = generate(trained.model, tokenizer, spec, featurizer, [e.dialogue for e in examples])
         seconds, tokens = seconds + out.seconds, tokens + out.new_tokens
@@ -396,14 +396,9 @@ def build_record(cell: Cell, spec: ModelSpec, data: CellData, *, loaded: Loaded 
 
 
 # ----------------------------------------------------------------------------------- writing, rank 0 only
-def is_main_process() -> bool:
-    """Rank 0 of a job trained by several processes (torchrun), always True in a single process."""
-    return int(os.environ.get("RANK", "0")) == 0
-
-
 def write_jsonl_on_main(path: Path, rows: list[dict]) -> None:
     """Only rank 0 writes a cell's records; other ranks of a multi-GPU job would race on the same files."""
-    if is_main_process():
+    if world().main:
         atomic_write_jsonl(path, rows)
 
 
@@ -417,5 +412,5 @@ def write_records(out: Path, record: CellRecord, trained: TrainResult | None, ev
     """All three files, even of a failed cell (empty logs), the workflow expects them; metrics.json last."""
     write_jsonl_on_main(out / "train_log.jsonl", [dataclasses.asdict(row) for row in trained.run.rows] if trained else [])
     write_jsonl_on_main(out / "predictions.jsonl", evaluated.predictions if evaluated else [])
-    if is_main_process():
+    if world().main:
         record.write(out / "metrics.json")

@@ -63,7 +63,6 @@ def prepare_ops(setting: DeepSpeedSetting, cuda: bool) -> dict[str, float]:
     ops = needed_ops(setting, cuda)
     if not ops:
         return {}
-    os.environ.setdefault("DS_ACCELERATOR", "cpu")
     import deepspeed.ops
     from deepspeed.accelerator import get_accelerator
 

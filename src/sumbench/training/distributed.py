@@ -93,6 +93,8 @@ def trainer_setup(setting=None, *, batch_size: int = 1, grad_accum: int = 1) -> 
 
     setting = setting or NO_DEEPSPEED
     cuda, w = torch.cuda.is_available(), world()
+    if not cuda:  # accelerate imports DeepSpeed (when installed) with every Trainer; DeepSpeed picks its accelerator
+        os.environ.setdefault("DS_ACCELERATOR", "cpu")  # then, and would warn that it "was unable to detect" a GPU
     args: dict[str, Any] = {}
     ops: dict[str, float] = {}
     config = trainer_config(setting, batch_size=batch_size, grad_accum=grad_accum, world_size=w.size)

@@ -82,6 +82,7 @@ def run_quality(job: QualityJob) -> QualityJobRecord:
     from sumbench.config.model import load_model
     from sumbench.environment import git_sha
     from sumbench.training.cell import run_cell
+    from sumbench.training.distributed import world
     from sumbench.training.lease import DeviceLease
     from sumbench.training.measure import process_age_s
     from sumbench.training.memory import release_device_memory
@@ -98,20 +99,27 @@ def run_quality(job: QualityJob) -> QualityJobRecord:
     startup = process_age_s()  # ready: imports done and the analyzers loaded
     code = git_sha()
     cells, resumed, waited = [], 0, 0.0
+    main = world().main  # several processes train each cell together; one of them speaks and writes
+
+    def say(line: str) -> None:
+        if main:
+            print(line, flush=True)
+
     for i, p in enumerate(planned, 1):
         cell = cell_of(job, p)
         if already_done(cell, code):
             resumed += 1
-            print(f"sumbench quality: {i}/{len(planned)} {cell.out}: done earlier, kept", flush=True)
+            say(f"sumbench quality: {i}/{len(planned)} {cell.out}: done earlier, kept")
         else:
-            print(f"sumbench quality: {i}/{len(planned)} {cell.out}: {p.split_reason}", flush=True)
+            say(f"sumbench quality: {i}/{len(planned)} {cell.out}: {p.split_reason}")
             record = run_cell(cell, lease=lease, progress_file=cell.out / "progress.json")
             release_device_memory()  # this cell's model, Trainer and optimizer, before the next cell loads
             waited += record.lock_wait_s or 0.0
-            print(f"sumbench quality: {i}/{len(planned)} {record.status}, ROUGE-Sum {record.rouge_sum}", flush=True)
+            say(f"sumbench quality: {i}/{len(planned)} {record.status}, ROUGE-Sum {record.rouge_sum}")
         cells.append(str(cell.out / "metrics.json"))
     record = QualityJobRecord(model=job.model, grid=job.grid.name, job=job.index, cells=cells, resumed=resumed,
                               startup_s=startup, analyser_load_s=analyser_s, lock_wait_s=waited,
                               wall_s=process_age_s(), device=lease.device, scheduler=scheduler_facts())
-    record.write(job.out)
+    if main:
+        record.write(job.out)
     return record

@@ -266,8 +266,8 @@ def make_trainer(model, tokenizer, spec: ModelSpec, train_features: list[dict], 
     from sumbench.training.models import precision_and_memory_args
 
     t, dl = spec.training, spec.dataloader
-    unprepared(model)
     setup = trainer_setup(deepspeed, batch_size=batch_size, grad_accum=grad_accum)
+    unprepared(model)
     extra = dict(setup.args)
     args_cls = Seq2SeqTrainingArguments if spec.kind == "seq2seq" else TrainingArguments
     args = args_cls(
