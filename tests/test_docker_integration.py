@@ -118,6 +118,19 @@ def key_paths(obj, prefix: str = "") -> set[str]:
     return {p for k, v in obj.items() for p in {prefix + k} | key_paths(v, prefix + k + ".")}
 
 
+def test_the_image_carries_deepspeeds_cpu_ops_built_at_image_build_time(client, image):
+    """The shared-memory all-reduce and CPU Adam are in the image's DeepSpeed install: a job loads them, never
+    compiles them (the image is CPU-only here, so both are built)."""
+    script = ("from deepspeed.accelerator import get_accelerator\n"
+              "from sumbench.training.deepspeed_ops import CPU_ADAM, SHM_COMM, extensions_root, is_built\n"
+              "print(sorted(get_accelerator().create_op_builder(op).name for op in (SHM_COMM, CPU_ADAM)\n"
+              "             if is_built(get_accelerator().create_op_builder(op))), extensions_root().exists())")
+    out = client.containers.run(image, ["python3", "-c", script], remove=True,
+                                environment={"DS_ACCELERATOR": "cpu", "SUMBENCH_DEEPSPEED_JIT": "0"})
+    # both ops built into the install, and no just-in-time build cached
+    assert out.decode().strip().splitlines()[-1] == "['cpu_adam', 'deepspeed_shm_comm'] False"
+
+
 def test_a_tiny_cell_is_profiled_and_trained_inside_the_image_from_snakemake(client, image, workdir, pytestconfig):
     started = time.monotonic()
     proc = subprocess.run(["snakemake", QUALITY, "--configfile", "configs/config.yaml", "docker_test.yaml",

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 import yaml
 
@@ -46,10 +48,35 @@ def test_cap_labels_round_trip():
     (lambda c: c["grids"]["quick_test"].update(batch_sizes=[-1]), "grids.quick_test.batch_sizes.0"),
     (lambda c: c["grids"]["quick_test"].update(k_folds=0), "grids.quick_test.k_folds"),
     (lambda c: c["grids"]["quick_test"]["data"].update(train="x.csv"), "either both `train` and `dev` CSVs or `synth`"),
+    (lambda c: c["grids"]["quick_test"].update(deepspeed=[False, "zero7"]),
+     "grids.quick_test: key deepspeed[1]: unknown ZeRO stage 7"),
+    (lambda c: c["grids"]["quick_test"].update(deepspeed=["zero2+gpu"]), "unknown offload 'gpu' in 'zero2+gpu'"),
+    (lambda c: c["grids"]["quick_test"].update(deepspeed=[]), "grids.quick_test.deepspeed"),
 ])
 def test_bad_config_gives_one_line_naming_the_key(mutate, message):
     config = shipped_config()
     mutate(config)
-    with pytest.raises(ConfigError, match=message.replace(".", r"\.").replace("(", r"\(")) as exc:
+    with pytest.raises(ConfigError, match=re.escape(message)) as exc:
         load_grids(config)
+    assert "\n" not in str(exc.value)
+
+
+def test_a_grid_names_the_deepspeed_axis_of_its_models_and_the_profile_job_takes_it(tmp_path):
+    """``deepspeed:`` in a grid replaces each model YAML's axis in the profile (a job's own --set still wins), and a
+    setting a model cannot take (ZeRO-3 with 4-bit weights) fails at the workflow's start, naming grid and model."""
+    from sumbench.config.grid import Grid, check_models
+    from sumbench.config.model import model_files
+    from sumbench.training.profile import ProfileJob
+
+    config = shipped_config()
+    config["grids"]["quick_test"]["deepspeed"] = [False, "zero2+optimizer"]  # a bare `off` in YAML reads as false
+    grid = Grid.from_json(load_grids(config)["quick_test"].to_json())  # as the workflow hands it to a job
+    job = ProfileJob(grid=grid, model="tiny-llama", data=tmp_path, out=tmp_path / "p.json")
+    assert [s.name for s in job.spec().deepspeed] == ["off", "zero2+optimizer"]
+    assert [s.name for s in ProfileJob(grid=grid, model="tiny-llama", data=tmp_path, out=tmp_path / "p.json",
+                                       overrides=("deepspeed=[zero3]",)).spec().deepspeed] == ["zero3"]
+    config["grids"]["quick_test"].update(models=["tiny-llama-qlora"], deepspeed=["zero3"])
+    with pytest.raises(ConfigError, match=r"configs/config.yaml: grids\.quick_test\.deepspeed, for model "
+                                          r"tiny-llama-qlora: .*zero3 with 4-bit weights") as exc:
+        check_models(load_grids(config)["quick_test"], model_files(REPO_ROOT / "configs" / "models"))
     assert "\n" not in str(exc.value)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sumbench.config.augment import AugmentSettings
+from sumbench.config.deepspeed import parse_axis
 from sumbench.config.schema import CONFIG_SCHEMA, validate_with_schema
 from sumbench.errors import ConfigError
 from sumbench.records import cap_label
@@ -70,6 +71,11 @@ class Grid:
     rouge: dict[str, Any] = field(default_factory=dict)  # analyzers (the first is the primary) and aggregation
     quality_jobs: dict[str, Any] = field(default_factory=dict)  # how cells become jobs (planning.jobs.JobSettings)
     scheduler_gpus: int = 0  # GPUs a job of a CPU model asks the scheduler for and leaves unused (cluster tests)
+    deepspeed: tuple[Any, ...] = ()  # the DeepSpeed axis of every model of the grid; empty: each model YAML's own
+
+    def model_overrides(self) -> list[str]:
+        """``--set`` overrides the grid makes to each of its model YAMLs (its DeepSpeed axis, if it names one)."""
+        return [f"deepspeed={json.dumps(list(self.deepspeed))}"] if self.deepspeed else []
 
     def curve_evaluations(self, steps: int, effective_batch: int) -> int:
         """How many learning-curve evaluations a training of ``steps`` optimizer steps runs."""
@@ -171,6 +177,7 @@ def load_grids(config: dict, source: str = "configs/config.yaml") -> dict[str, G
         except ConfigError as exc:
             raise ConfigError(f"{source}: grids.{name}.{exc}") from None
         grids[name] = Grid(name=name, **body)
+        parse_axis(list(grids[name].deepspeed), f"{source}: grids.{name}")  # one line naming a bad entry
         check_augmentation(grids[name], source)
         check_data_size(grids[name], source)
     return grids
@@ -221,7 +228,15 @@ def check_data_size(grid: Grid, source: str = "configs/config.yaml") -> None:
 
 
 def check_models(grid: Grid, known: dict[str, Path], source: str = "configs/config.yaml") -> None:
+    """Every model of ``grid`` exists, and takes the grid's overrides of its YAML (e.g. no ZeRO-3 for 4-bit weights)."""
+    from sumbench.config.model import load_model
+
     for model in grid.models:
         if model not in known:
             raise ConfigError(f"{source}: grids.{grid.name}.models: unknown model {model!r} "
                               f"(known: {', '.join(sorted(known))})")
+        if grid.model_overrides():
+            try:
+                load_model(model, known[model].parent, overrides=grid.model_overrides())
+            except ConfigError as exc:
+                raise ConfigError(f"{source}: grids.{grid.name}.deepspeed, for model {model}: {exc}") from None

@@ -55,6 +55,11 @@ class ProfileJob:
     models_dir: Path | None = None
     threads: int | None = None
 
+    def spec(self) -> ModelSpec:
+        """The model's YAML with the grid's overrides (its DeepSpeed axis), then the job's own ``--set``."""
+        return load_model(self.model, overrides=self.grid.model_overrides() + list(self.overrides),
+                          **({"models_dir": self.models_dir} if self.models_dir else {}))
+
 
 def log(line: str) -> None:
     print(f"sumbench profile: {line}", flush=True)
@@ -73,8 +78,7 @@ def run_profile(job: ProfileJob) -> ModelProfile:
     from sumbench.training.models import count_parameters, load_for_training
     from sumbench.training.trainer import set_threads
 
-    spec = load_model(job.model, overrides=list(job.overrides),
-                      **({"models_dir": job.models_dir} if job.models_dir else {}))
+    spec = job.spec()
     train = load_csv(job.data / "fold0" / "train.csv")
     dev = load_csv(job.data / "dev.csv")
     lease = DeviceLease.acquire(spec.resources.gpus)
