@@ -135,3 +135,27 @@ def test_only_rank_zero_prints_the_train_commands_line(monkeypatch, capsys, rank
     assert main(["train", "--model", "m", "--batch-size", "1", "--grad-accum", "1", "--fold", "0", "--data", "d",
                  "--out", "o"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == lines
+
+
+def test_a_cell_under_zero3_on_two_processes_generates_with_every_rank(base, tmp_path):
+    """ZeRO-3 splits the weights over the ranks, so rank 0 cannot generate alone (its forward passes gather from the
+    others: alone it failed with "Connection closed by peer"); every rank takes part, rank 0 scores and writes, and
+    the command's line comes once."""
+    weights, csv = base
+    sumbench("data", "split", "--train", str(csv), "--dev", str(csv.parent / "dev.csv"), "--k", "2", "--out",
+             str(tmp_path / "folds"))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "SUMBENCH_DEEPSPEED_JIT": "0"}
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                           "--module", "sumbench.cli", "train", "--model", "tiny-llama", "--batch-size", "2",
+                           "--grad-accum", "1", "--fold", "0", "--data", str(tmp_path / "folds"), "--base", str(weights),
+                           "--out", str(tmp_path / "cell"), "--max-steps", "2", "--max-eval-samples", "3",
+                           "--warmup-steps", "1", "--deepspeed", "zero3", "--set", "resources.cpu_processes=2"],
+                          capture_output=True, text=True, timeout=400, env=env)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    record = json.loads((tmp_path / "cell" / "metrics.json").read_text(encoding="utf-8"))
+    assert (record["status"], record["world_size"], record["deepspeed"]) == ("ok", 2, "zero3"), record["message"]
+    predictions = [json.loads(line) for line in (tmp_path / "cell" / "predictions.jsonl").read_text().splitlines()]
+    assert [p["split"] for p in predictions] == ["dev"] * 3 + ["heldout"] * 3  # written once, by rank 0
+    assert record["generation_s"] > 0
+    assert [line for line in proc.stdout.splitlines() if line.startswith("{")] == [
+        json.dumps({k: record[k] for k in ("status", "model", "rouge_sum", "samples_per_s")}, ensure_ascii=False)]

@@ -55,8 +55,10 @@ def generation_config(model, tokenizer, spec: ModelSpec):
     return config
 
 
-def generate(model, tokenizer, spec: ModelSpec, featurizer, dialogues: list[str]) -> Generated:
-    """Batched beam search over ``dialogues`` in batches of ``generation.batch_size``."""
+def generate(model, tokenizer, spec: ModelSpec, featurizer, dialogues: list[str], synced: bool = False) -> Generated:
+    """Batched beam search over ``dialogues`` in batches of ``generation.batch_size``. ``synced``: every process of
+    the job runs this same call on weights split over them (ZeRO-3), each forward pass gathering them from all, so
+    all keep stepping until every one is done (transformers' ``synced_gpus``)."""
     import torch
 
     g = spec.generation
@@ -79,7 +81,7 @@ def generate(model, tokenizer, spec: ModelSpec, featurizer, dialogues: list[str]
             mask[j, sl] = 1
         with torch.no_grad():
             gen = model.generate(input_ids=ids.to(model.device), attention_mask=mask.to(model.device),
-                                 generation_config=config)
+                                 generation_config=config, synced_gpus=synced)
         # causal: drop the prompt; seq2seq: drop the decoder start token (BART starts with </s>)
         gen = gen[:, width:] if left else gen[:, 1:]
         for seq in gen.tolist():

@@ -328,18 +328,23 @@ def train(cell: Cell, spec: ModelSpec, loaded: Loaded, features: Features, lease
 def evaluate(spec: ModelSpec, trained: TrainResult, tokenizer, featurizer, data: CellData,
              analyzers: tuple[str, ...], aggregation: str) -> EvalResult:
     """Generated summaries and ROUGE (every analyzer asked for; per example too, for intervals) on dev and on the
-    held-out part. Under multi-GPU data parallelism only rank 0 generates (every rank holds the same trained
-    model; the others would repeat its work)."""
+    held-out part. With several processes only rank 0 generates and scores (every rank holds the same trained
+    model; the others would repeat its work), except under ZeRO-3, where each rank holds a shard of the weights:
+    every rank then takes part in rank 0's generation, and only rank 0 scores."""
     from sumbench.evaluation.generate import generate
     from sumbench.evaluation.rouge import score
+    from sumbench.training.distributed import weights_split_over_ranks
 
     scores = {"dev": SplitScore(), "heldout": SplitScore()}
     predictions: list[dict] = []
     seconds, tokens, version = 0.0, 0, None
+    together = weights_split_over_ranks(trained.model)
     for split, examples in (("dev", data.dev), ("heldout", data.heldout)):
-        if not examples or not world().main:
+        if not examples or not (world().main or together):
             continue
-        out = generate(trained.model, tokenizer, spec, featurizer, [e.dialogue for e in examples])
+        out = generate(trained.model, tokenizer, spec, featurizer, [e.dialogue for e in examples], synced=together)
+        if not world().main:
+            continue
         seconds, tokens = seconds + out.seconds, tokens + out.new_tokens
         result = score(out.summaries, [e.references for e in examples], analyzers=analyzers, aggregation=aggregation)
         scores[split] = SplitScore(examples=len(examples), rouge1=result.rouge1, rouge2=result.rouge2,

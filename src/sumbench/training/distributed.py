@@ -144,6 +144,12 @@ def _gloo_state(deepspeed: bool) -> None:
             del os.environ["ACCELERATE_USE_DEEPSPEED"]
 
 
+def weights_split_over_ranks(model) -> bool:
+    """ZeRO-3 over several processes: each rank holds a shard of ``model``'s weights (DeepSpeed marks each parameter
+    with a ``ds_id``), so a forward pass needs every rank, generation included."""
+    return world().size > 1 and any(hasattr(p, "ds_id") for p in model.parameters())
+
+
 # ----------------------------------------------------------------------------------- counting every rank
 COUNTED = ("samples", "tokens", "padded_tokens", "target_tokens", "target_padded_tokens", "loss_tokens")
 
