@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from sumbench.config.schema import REPO_ROOT
-from sumbench.records import read_profile
+from sumbench.records import read_profile, read_record
 from sumbench.records.plan import read_plan
 
 IGNORE = shutil.ignore_patterns(".venv", ".git", "results", ".snakemake", "__pycache__", "*.egg-info", ".pytest_cache")
@@ -190,3 +190,51 @@ def test_a_model_whose_every_profile_split_fails_is_reported_and_left_out_while_
     assert "- **Profile failures**: 1 finding(s)" in summary
     assert f"  - tiny-llama: every profiled split failed (error: {cause}): the plan leaves tiny-llama out" in summary
     assert f"- tiny-llama: left out of the quality phase: every profiled split failed (error: {cause})" in summary
+
+
+DEEPSPEED_GRID = """
+grids:
+  ds:   # tiny-llama under four DeepSpeed settings, named by the grid
+    models: [tiny-llama]
+    batch_sizes: [4, 8]
+    grad_accum: [1, 2]
+    k_folds: 2
+    data: {synth: {n: 200, dev_n: 20, seed: 0}}
+    max_steps: 6
+    max_eval_samples: 10
+    profile: {warmup_steps: 2, timed_steps: 6}
+    deepspeed: [off, zero2, zero2+optimizer, zero3]
+    rouge: {analyzers: [whitespace]}
+"""
+
+
+@pytest.mark.slow
+def test_a_grids_deepspeed_axis_is_profiled_planned_and_trained_from_snakemake(repo_copy):
+    """The grid's DeepSpeed axis end to end: every split timed under every setting and each setting proved
+    equivalent; the plan takes, per effective batch, the split and setting with the most samples/s the profile
+    recorded; each quality cell trains under its plan's setting; the report's speed table has the axis."""
+    path = repo_copy / "configs" / "models" / "tiny-llama.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("warmstart_steps: 150", "warmstart_steps: 2"),
+                    encoding="utf-8")
+    (repo_copy / "ds.yaml").write_text(DEEPSPEED_GRID, encoding="utf-8")
+    proc = subprocess.run(["snakemake", "results/ds/summary.md", "--configfile", "configs/config.yaml", "ds.yaml"],
+                          cwd=repo_copy, capture_output=True, text=True, timeout=1500)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = repo_copy / "results" / "ds"
+    profile = read_profile(results / "profile" / "tiny-llama.json")
+    settings = ["off", "zero2", "zero2+optimizer", "zero3"]
+    timed = {(s.batch_size, s.grad_accum, s.deepspeed): s.samples_per_s for s in profile.splits
+             if not s.remeasured and s.status == "ok"}
+    assert set(timed) == {(b, g, d) for b in (4, 8) for g in (1, 2) for d in settings}
+    assert [(c.setting, c.status) for c in profile.deepspeed_checks] == [(d, "pass") for d in settings[1:]]
+    plan = read_plan(results / "plan.json")
+    for cell in plan.cells:
+        eb = cell.batch_size * cell.grad_accum
+        best = max((rate, key) for key, rate in timed.items() if key[0] * key[1] == eb)[1]
+        assert (cell.batch_size, cell.grad_accum, cell.deepspeed) == best, cell.split_reason
+    records = [read_record(results / "runs" / "tiny-llama" / "aug-none_cap-all" /
+                           f"bs{c.batch_size}_ga{c.grad_accum}" / f"fold{c.fold}" / "metrics.json") for c in plan.cells]
+    assert [(r.status, r.deepspeed) for r in records] == [("ok", c.deepspeed) for c in plan.cells]
+    summary = (results / "summary.md").read_text(encoding="utf-8")
+    assert "| split | DeepSpeed | bs | ga |" in summary
+    assert all(f"| bs4_ga1+{d} | {d} |" in summary for d in settings[1:])
