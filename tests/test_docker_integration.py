@@ -125,7 +125,7 @@ def test_the_image_carries_deepspeeds_cpu_ops_built_at_image_build_time(client, 
               "from sumbench.training.deepspeed_ops import CPU_ADAM, SHM_COMM, extensions_root, is_built\n"
               "print(sorted(get_accelerator().create_op_builder(op).name for op in (SHM_COMM, CPU_ADAM)\n"
               "             if is_built(get_accelerator().create_op_builder(op))), extensions_root().exists())")
-    out = client.containers.run(image, ["python3", "-c", script], remove=True,
+    out = client.containers.run(image, ["-c", script], entrypoint="python3", remove=True,  # the image runs sumbench
                                 environment={"DS_ACCELERATOR": "cpu", "SUMBENCH_DEEPSPEED_JIT": "0"})
     # both ops built into the install, and no just-in-time build cached
     assert out.decode().strip().splitlines()[-1] == "['cpu_adam', 'deepspeed_shm_comm'] False"
