@@ -140,7 +140,7 @@ def choose_splits(grid: Grid, model: str, inputs: ModelInputs) -> tuple[dict[int
         return (not status and ds == "off") or (label in status and status[label].status == "ok")
 
     def fastest(eb: int, options: list[tuple[int, int, str]], what: str, why: str = "") -> Choice:
-        rated = sorted(((inputs.rates.of(b, g, ds), b, g, ds) for b, g, ds in options if inputs.rates.of(b, g, ds)),
+        rated = sorted(((rate, b, g, ds) for b, g, ds in options if (rate := inputs.rates.of(b, g, ds))),
                        reverse=True)
         if not rated:  # no figure yet: the largest micro-batch without DeepSpeed
             b, g, ds = min(options, key=lambda o: (o[2] != "off", -o[0], o[1]))
